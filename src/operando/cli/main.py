@@ -13,7 +13,10 @@ from operando.errors import OperandoError
 
 # Module names under operando.cli, in the order `operando --help` lists them.
 SUBCOMMAND_MODULES = [
+    "bench",
     "citations",
+    "import_export",
+    "data",
 ]
 
 

@@ -1,0 +1,160 @@
+"""Score a :class:`~operando.bench.task.Forecaster` on an OpIRBench split and write the tables.
+
+Layout of a results folder (one per split)::
+
+    results/<split>/<model-slug>/per_spectrum.csv     experiment, step, voltage, the six metrics
+    results/<split>/<model-slug>/per_experiment.csv   experiment, n, DILATE shape/temporal/total
+    results/<split>/<model-slug>/predictions.npz      steps and predicted spectra per experiment
+    results/<split>/<model-slug>/summary.json         means, stds, fit and predict seconds
+    results/<split>/table.csv, table.md               every model of that split, paper layout
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from operando.atomic import atomic_path, write_text
+from operando.bench.metrics import HIGHER_IS_BETTER, METRIC_SCALES, sequence_dilate, spectrum_metrics
+from operando.bench.splits import Split
+from operando.bench.task import Forecaster, masked
+from operando.data.dataset import OperandoDataset
+
+SPECTRUM_METRICS = ("MAE", "MSE", "RMSE", "SAM", "cosine", "R2")
+TABLE_COLUMNS = SPECTRUM_METRICS + ("DILATE",)
+NOISE_FLOOR = "Noise floor (noiseless vs measured)"
+
+
+@dataclass
+class BenchResult:
+    """Scores of one model on one split."""
+
+    model: str
+    split: str
+    per_spectrum: pd.DataFrame
+    per_experiment: pd.DataFrame
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)  # name -> (steps, (k, w))
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+
+    def summary(self) -> dict:
+        out = {"model": self.model, "split": self.split, "n_test_spectra": len(self.per_spectrum),
+               "n_test_experiments": len(self.per_experiment),
+               "fit_seconds": round(self.fit_seconds, 3), "predict_seconds": round(self.predict_seconds, 3)}
+        for m in SPECTRUM_METRICS:
+            out[m] = {"mean": float(self.per_spectrum[m].mean()), "std": float(self.per_spectrum[m].std(ddof=0))}
+        out["DILATE"] = {"mean": float(self.per_experiment["DILATE"].mean()),
+                         "std": float(self.per_experiment["DILATE"].std(ddof=0))}
+        return out
+
+
+def score_predictions(model: str, split: Split, ds: OperandoDataset,
+                      predictions: dict[str, tuple[np.ndarray, np.ndarray]]) -> BenchResult:
+    """Compute every metric of ``predictions`` against the spectra of ``ds`` at the test steps."""
+    rows, seqs = [], []
+    for name, (steps, pred) in predictions.items():
+        e = ds[name]
+        true = e.absorbance[steps].astype(np.float64)
+        m = spectrum_metrics(true, pred)
+        frame = pd.DataFrame({"experiment": name, "step": steps, "Voltage [V]": e.voltage_v[steps], **m})
+        rows.append(frame)
+        d = sequence_dilate(true, pred)
+        seqs.append({"experiment": name, "n": len(steps), "DILATE shape": d["shape"],
+                     "DILATE temporal": d["temporal"], "DILATE": d["dilate"]})
+    return BenchResult(model, split.name, pd.concat(rows, ignore_index=True), pd.DataFrame(seqs), predictions)
+
+
+def evaluate(model: Forecaster, ds: OperandoDataset, split: Split) -> BenchResult:
+    """Fit ``model`` on the training part of ``split`` and score it on the test part.
+
+    ``ds`` must already be preprocessed onto the common grid.
+    """
+    train = [masked(ds[name], steps) for name, steps in split.train.items() if len(steps)]
+    t0 = time.perf_counter()
+    model.fit(train)
+    fit_s = time.perf_counter() - t0
+    predictions = {}
+    t0 = time.perf_counter()
+    for name, steps in split.test.items():
+        e = ds[name]
+        pred = np.asarray(model.predict(masked(e, [0]), steps), dtype=np.float64)
+        if pred.shape != (len(steps), e.absorbance.shape[1]):
+            raise ValueError(f"{model.name} returned {pred.shape} for {len(steps)} steps of {name}")
+        predictions[name] = (np.asarray(steps), pred)
+    predict_s = time.perf_counter() - t0
+    result = score_predictions(model.name, split, ds, predictions)
+    result.fit_seconds, result.predict_seconds = fit_s, predict_s
+    return result
+
+
+def noise_floor(ds: OperandoDataset, split: Split) -> BenchResult | None:
+    """The error no model can beat: the simulator's noiseless spectra scored against the noisy
+    ones (None for data without ground truth)."""
+    if any(ds[name].truth is None for name in split.test):
+        return None
+    predictions = {name: (np.asarray(steps), ds[name].truth.noiseless[steps].astype(np.float64))
+                   for name, steps in split.test.items()}
+    return score_predictions(NOISE_FLOOR, split, ds, predictions)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def save_result(result: BenchResult, out_dir: str | Path) -> Path:
+    """Write one model's files under ``out_dir/<split>/<slug>/`` (each file atomically)."""
+    folder = Path(out_dir) / result.split / slug(result.model)
+    folder.mkdir(parents=True, exist_ok=True)
+    for fname, frame in (("per_spectrum.csv", result.per_spectrum), ("per_experiment.csv", result.per_experiment)):
+        with atomic_path(folder / fname) as tmp:
+            frame.to_csv(tmp, index=False)
+    with atomic_path(folder / "predictions.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **{f"{k}/steps": v[0] for k, v in result.predictions.items()},
+                                **{f"{k}/spectra": v[1].astype(np.float32) for k, v in result.predictions.items()})
+    write_text(folder / "summary.json", json.dumps(result.summary(), indent=2))
+    return folder
+
+
+def load_summaries(out_dir: str | Path, split: str) -> list[dict]:
+    """Every ``summary.json`` under ``out_dir/split``, noise floor last."""
+    found = [json.loads(p.read_text()) for p in sorted((Path(out_dir) / split).glob("*/summary.json"))]
+    return sorted(found, key=lambda s: (s["model"] == NOISE_FLOOR, s["model"]))
+
+
+def format_table(summaries: list[dict]) -> pd.DataFrame:
+    """Paper layout (Tables 2/3): one row per model, "mean ± std" with the paper's scalings."""
+    header = {m: f"{m} (x{METRIC_SCALES[m]:.0e})" if METRIC_SCALES[m] != 1 else m for m in TABLE_COLUMNS}
+    header = {m: h.replace("e-0", "e-") + (" ↑" if m in HIGHER_IS_BETTER else " ↓") for m, h in header.items()}
+    header["SAM"] = "SAM [deg] ↓"
+    rows = []
+    for s in summaries:
+        row = {"Model": s["model"]}
+        for m in TABLE_COLUMNS:
+            scale = METRIC_SCALES[m]
+            row[header[m]] = f"{s[m]['mean'] / scale:.3f} ± {s[m]['std'] / scale:.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_tables(out_dir: str | Path, split: str) -> tuple[Path, Path]:
+    """(Re)write ``table.csv`` and ``table.md`` of a split from the saved summaries."""
+    table = format_table(load_summaries(out_dir, split))
+    folder = Path(out_dir) / split
+    with atomic_path(folder / "table.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    md = folder / "table.md"
+    write_text(md, markdown_table(table))
+    return folder / "table.csv", md
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,53 @@
+"""The OpIRBench task and the one interface every model implements.
+
+Task: given the first spectrum s_v0 of an experiment, its cell record (electrodes,
+electrolyte, protocol) and the voltage/current history up to step m, predict the spectrum
+s_vm on the preprocessed 800-2000 cm-1 grid.
+
+A model is a :class:`Forecaster`: ``fit`` sees the training experiments with every spectrum
+that is not a training target replaced by NaN (so leakage is impossible, not just
+discouraged), and ``predict`` sees one experiment with only its first spectrum visible.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from operando.data.experiment import Experiment
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    """What `operando bench` needs from a model."""
+
+    name: str
+
+    def fit(self, train: Sequence[Experiment]) -> None:
+        """Learn from experiments whose absorbance rows are NaN where not a training target.
+
+        Row 0 (the reference spectrum s_v0) is always visible.
+        """
+
+    def predict(self, context: Experiment, steps: np.ndarray) -> np.ndarray:
+        """Forecast spectra at ``steps`` (k,) of ``context``: (k, n_wavenumbers).
+
+        ``context.absorbance`` holds s_v0 in row 0 and NaN elsewhere; time, voltage and current
+        of every step are given (a model must only use those up to each query step).
+        """
+
+
+def masked(e: Experiment, visible: np.ndarray) -> Experiment:
+    """Copy of ``e`` with absorbance rows outside ``visible`` (and row 0 always kept) set to NaN
+    and the ground truth dropped."""
+    keep = np.zeros(len(e), dtype=bool)
+    keep[np.asarray(visible, dtype=np.int64)] = True
+    keep[0] = True
+    absorbance = np.where(keep[:, None], e.absorbance, np.nan).astype(np.float32)
+    return dataclasses.replace(e, absorbance=absorbance, truth=None)
+
+
+def training_rows(e: Experiment) -> np.ndarray:
+    """Indices of the visible (non-NaN) spectra of a masked experiment."""
+    return np.flatnonzero(~np.isnan(e.absorbance).any(axis=1))

@@ -1,0 +1,90 @@
+"""OpIRBench protocol: splits, leakage-proof masking, the baselines' contract, the runner."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from operando.bench.splits import load_split, make_split, save_split
+from operando.bench.task import Forecaster, masked, training_rows
+from operando.errors import InputError
+from operando.models import MODEL_REGISTRY, build_model
+
+LTO_SYSTEM = "LTO|1 M LiPF6 in EC|Li"
+
+
+def test_random_split_sizes_disjoint_and_stable(toy_dataset):
+    a = make_split(toy_dataset, "random", seed=0)
+    b = make_split(toy_dataset, "random", seed=0)
+    c = make_split(toy_dataset, "random", seed=1)
+    assert a.n_test == int(0.1 * toy_dataset.n_spectra) == 21
+    assert a.n_train + a.n_test == toy_dataset.n_spectra
+    for name, test in a.test.items():
+        assert 0 not in test  # s_v0 is the input, never a target
+        assert not set(test) & set(a.train[name])
+        assert np.array_equal(test, b.test[name])
+    assert a.test.keys() != c.test.keys() or any(not np.array_equal(a.test[k], c.test[k]) for k in a.test)
+
+
+def test_system_split_holds_out_whole_conditions(toy_dataset):
+    split = make_split(toy_dataset, "system", held_out_systems=(LTO_SYSTEM,))
+    assert set(split.test) == {"lto-ec"} and split.n_test == 14
+    assert split.n_train == toy_dataset.n_spectra - 14
+    conditions = lambda names: {(toy_dataset[n].meta.working_electrode, toy_dataset[n].meta.electrolyte.label)
+                                for n in names}
+    assert not conditions(split.test) & conditions(split.train)
+
+
+def test_unknown_held_out_system_is_a_clear_error(toy_dataset):
+    with pytest.raises(InputError, match="held-out systems"):
+        make_split(toy_dataset, "system")  # the paper's systems are not in the toy set
+
+
+def test_split_file_round_trip_and_refuses_other_dataset(toy_dataset, tmp_path):
+    split = make_split(toy_dataset, "random", seed=3)
+    path = save_split(split, toy_dataset, tmp_path / "random.csv")
+    back = load_split(path, toy_dataset)
+    assert back.seed == 3 and back.n_test == split.n_test
+    for name in split.test:
+        assert np.array_equal(back.test[name], split.test[name])
+    from operando.data.dataset import OperandoDataset
+    other = OperandoDataset(toy_dataset.experiments[:2])
+    with pytest.raises(InputError, match="another dataset"):
+        load_split(path, other)
+
+
+def test_masking_hides_every_non_target(toy_dataset):
+    e = toy_dataset["cu-0"]
+    m = masked(e, [3, 7])
+    assert m.truth is None
+    assert list(training_rows(m)) == [0, 3, 7]
+    assert np.isnan(m.absorbance[5]).all() and np.array_equal(m.absorbance[3], e.absorbance[3])
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+def test_every_registered_model_honours_the_contract(toy_dataset, name):
+    kwargs = {"mlp": {"steps": 50}, "gru": {"epochs": 3}}.get(name, {})
+    model = build_model(name, seed=0, **kwargs)
+    assert isinstance(model, Forecaster)
+    split = make_split(toy_dataset, "random", seed=0)
+    model.fit([masked(toy_dataset[n], s) for n, s in split.train.items()])
+    name0, steps = next(iter(split.test.items()))
+    pred = model.predict(masked(toy_dataset[name0], [0]), steps)
+    assert pred.shape == (len(steps), 601) and np.isfinite(pred).all()
+
+
+def test_runner_scores_and_tables(toy_dataset, tmp_path):
+    from operando.bench.runner import evaluate, load_summaries, noise_floor, save_result, write_tables
+
+    split = make_split(toy_dataset, "random", seed=0)
+    results = [evaluate(build_model(n), toy_dataset, split) for n in ("static", "nearest")]
+    results.append(noise_floor(toy_dataset, split))
+    for r in results:
+        save_result(r, tmp_path)
+    csv, md = write_tables(tmp_path, "random")
+    text = md.read_text()
+    assert "Static" in text and "Nearest trajectory" in text and "Noise floor" in text
+    summaries = {s["model"]: s for s in load_summaries(tmp_path, "random")}
+    floor = summaries["Noise floor (noiseless vs measured)"]["MAE"]["mean"]
+    # the toy noise has std 0.005: mean |N(0, s^2)| = s * sqrt(2/pi)
+    assert floor == pytest.approx(0.005 * np.sqrt(2 / np.pi), rel=0.05)
+    assert floor < summaries["Nearest trajectory"]["MAE"]["mean"] < summaries["Static"]["MAE"]["mean"]
