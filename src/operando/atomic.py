@@ -41,6 +41,10 @@ def atomic_path(target: str | Path, *, directory: bool = False) -> Iterator[Path
             else:
                 os.replace(tmp, target)
         else:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, target)
     except BaseException:
         if tmp.is_dir():

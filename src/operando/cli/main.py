@@ -17,6 +17,9 @@ SUBCOMMAND_MODULES = [
     "citations",
     "import_export",
     "data",
+    "decompose",
+    "import_operando",
+    "simulate",
 ]
 
 
