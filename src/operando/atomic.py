@@ -31,6 +31,10 @@ def atomic_path(target: str | Path, *, directory: bool = False) -> Iterator[Path
         tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp make private (0600/0700) entries; give them the mode open()/mkdir() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, (0o777 if directory else 0o666) & ~umask)
         if directory:
             if target.exists():
                 old = target.with_name(f".{target.name}.old")
@@ -41,10 +45,6 @@ def atomic_path(target: str | Path, *, directory: bool = False) -> Iterator[Path
             else:
                 os.replace(tmp, target)
         else:
-            # mkstemp makes the file private (0600); give it the mode a plain open() would.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, target)
     except BaseException:
         if tmp.is_dir():
