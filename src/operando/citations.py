@@ -13,6 +13,12 @@ CITATIONS: dict[str, str] = {
     "sit": ("N. Ma et al. SiT: Exploring Flow and Diffusion-based Generative Models with Scalable "
             "Interpolant Transformers. ECCV 2024; W. Peebles, S. Xie. Scalable Diffusion Models with "
             "Transformers (DiT). ICCV 2023."),
+    "flow-matching": ("Y. Lipman, R. T. Q. Chen, H. Ben-Hamu, M. Nickel, M. Le. Flow Matching for "
+                      "Generative Modeling. ICLR 2023."),
+    "cfg": "J. Ho, T. Salimans. Classifier-Free Diffusion Guidance. arXiv:2207.12598 (2022).",
+    "latent-diffusion": ("R. Rombach, A. Blattmann, D. Lorenz, P. Esser, B. Ommer. High-Resolution Image "
+                         "Synthesis with Latent Diffusion Models. CVPR 2022."),
+    "vae": "D. P. Kingma, M. Welling. Auto-Encoding Variational Bayes. ICLR 2014.",
     "mcr-als": ("J. Jaumot, R. Gargallo, A. de Juan, R. Tauler. A graphical user-friendly interface for "
                 "MCR-ALS. Chemometrics and Intelligent Laboratory Systems 76 (2005) 101-110."),
     "simplisma": ("W. Windig, J. Guilment. Interactive self-modeling mixture analysis. Analytical "
@@ -27,6 +33,30 @@ CITATIONS: dict[str, str] = {
                  "in Computer Readable Form. Applied Spectroscopy 42 (1988) 151-162."),
     "asls": ("P. H. C. Eilers, H. F. M. Boelens. Baseline Correction with Asymmetric Least Squares "
              "Smoothing. Leiden University Medical Centre report (2005)."),
+    # Band positions and SEI chemistry of the simulator (operando.simulate, docs/simulator.md).
+    "solvation-ir": ("D. M. Seo et al. Role of mixed solvation and ion pairing in the solution structure of "
+                     "lithium ion battery electrolytes. J. Phys. Chem. C 119 (2015) 14038."),
+    "ledc-ir": ("G. V. Zhuang, K. Xu, H. Yang, T. R. Jow, P. N. Ross. Lithium ethylene dicarbonate identified as "
+                "the primary product of chemical and electrochemical reduction of EC. J. Phys. Chem. B 109 "
+                "(2005) 17567."),
+    "lmc-ir": ("G. V. Zhuang, H. Yang, P. N. Ross, K. Xu, T. R. Jow. Lithium methyl carbonate as a reaction "
+               "product of metallic lithium and dimethyl carbonate. Electrochem. Solid-State Lett. 9 (2006) A64."),
+    "sei-ir": ("D. Aurbach, B. Markovsky, A. Shechter, Y. Ein-Eli, H. Cohen. A comparative study of synthetic "
+               "graphite and Li electrodes in electrolyte solutions based on ethylene carbonate-dimethyl "
+               "carbonate mixtures. J. Electrochem. Soc. 143 (1996) 3809."),
+    "coo-gel": ("S. Laruelle et al. On the origin of the extra electrochemical capacity displayed by MO/Li cells "
+                "at low potential. J. Electrochem. Soc. 149 (2002) A627."),
+    "rdkit": "RDKit: Open-source cheminformatics. https://www.rdkit.org",
+    "etkdg": ("S. Wang, J. Witek, G. A. Landrum, S. Riniker. Improving Conformer Generation for Small Rings "
+              "and Macrocycles Based on Distance Geometry and Experimental Torsional-Angle Preferences "
+              "(ETKDG v3). J. Chem. Inf. Model. 60 (2020) 2044-2058."),
+    "mmff94": ("T. A. Halgren. Merck molecular force field. I. Basis, form, scope, parameterization, and "
+               "performance of MMFF94. J. Comput. Chem. 17 (1996) 490-519."),
+    "uff": ("A. K. Rappe, C. J. Casewit, K. S. Colwell, W. A. Goddard III, W. M. Skiff. UFF, a full periodic "
+            "table force field for molecular mechanics and molecular dynamics simulations. J. Am. Chem. "
+            "Soc. 114 (1992) 10024-10035."),
+    "gasteiger": ("J. Gasteiger, M. Marsili. Iterative partial equalization of orbital electronegativity - a "
+                  "rapid access to atomic charges. Tetrahedron 36 (1980) 3219-3228."),
 }
 
 

@@ -8,7 +8,17 @@ from typing import Callable
 
 from operando.models.baselines import (NearestTrajectoryForecaster, RandomForecaster, RegressionForecaster,
                                        StaticForecaster)
+from operando.models.generative import FlowForecaster, FlowModelConfig
 from operando.models.sequence import GRUForecaster
+
+
+def _meanflow(seed: int = 0, **kwargs) -> FlowForecaster:
+    return FlowForecaster(seed=seed, model=FlowModelConfig(objective="meanflow"), **kwargs)
+
+
+def _flow_matching(seed: int = 0, **kwargs) -> FlowForecaster:
+    return FlowForecaster(seed=seed, model=FlowModelConfig(objective="flow_matching"), **kwargs)
+
 
 MODEL_REGISTRY: dict[str, Callable[..., object]] = {
     "random": RandomForecaster,
@@ -16,6 +26,8 @@ MODEL_REGISTRY: dict[str, Callable[..., object]] = {
     "nearest": NearestTrajectoryForecaster,
     "mlp": RegressionForecaster,
     "gru": GRUForecaster,
+    "flow-matching": _flow_matching,
+    "meanflow": _meanflow,
 }
 
 

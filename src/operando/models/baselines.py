@@ -135,6 +135,21 @@ class ConditionEncoder:
     def __call__(self, e: Experiment) -> np.ndarray:
         return self.scaler(self.raw(e)).astype(np.float32)
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that define the fitted encoder (saved beside a model's weights)."""
+        return {"basis_n_components": np.array(self.basis.n_components),
+                "basis_mean": self.basis.mean, "basis_components": self.basis.components,
+                "scaler_mean": self.scaler.mean, "scaler_std": self.scaler.std}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> "ConditionEncoder":
+        enc = cls()
+        enc.basis = SpectrumBasis(int(state["basis_n_components"]))
+        enc.basis.mean, enc.basis.components = state["basis_mean"], state["basis_components"]
+        enc.scaler = Standardizer()
+        enc.scaler.mean, enc.scaler.std = state["scaler_mean"], state["scaler_std"]
+        return enc
+
 
 def mlp(n_in: int, n_out: int, hidden: int = 256, depth: int = 3) -> torch.nn.Sequential:
     layers, width = [], n_in
