@@ -13,13 +13,15 @@ from operando.errors import OperandoError
 
 # Module names under operando.cli, in the order `operando --help` lists them.
 SUBCOMMAND_MODULES = [
-    "bench",
-    "citations",
-    "import_export",
-    "data",
-    "decompose",
-    "import_operando",
     "simulate",
+    "import_export",
+    "import_operando",
+    "data",
+    "train",
+    "predict",
+    "bench",
+    "decompose",
+    "citations",
 ]
 
 
