@@ -8,4 +8,14 @@ lists what to cite.
 from operando.citations import CITATIONS, print_citations
 
 __version__ = "0.1.0"
-__all__ = ["CITATIONS", "print_citations", "__version__"]
+__all__ = ["CITATIONS", "Forecast", "load_model", "print_citations", "__version__"]
+
+
+def __getattr__(name: str):
+    # ``operando.load_model`` / ``operando.Forecast`` load numpy only when used, so that
+    # ``import operando`` (and ``operando --help``) stays instant.
+    if name in ("load_model", "Forecast"):
+        from operando import forecast
+
+        return getattr(forecast, name)
+    raise AttributeError(f"module 'operando' has no attribute {name!r}")

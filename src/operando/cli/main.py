@@ -13,12 +13,14 @@ from operando.errors import OperandoError
 
 # Module names under operando.cli, in the order `operando --help` lists them.
 SUBCOMMAND_MODULES = [
+    "pipeline",
     "simulate",
     "import_export",
     "import_operando",
     "data",
     "train",
     "predict",
+    "forecast",
     "bench",
     "decompose",
     "citations",

@@ -8,10 +8,10 @@ the model.
 """
 from operando.decompose.matching import (Match, find_component_peaks, match_components,
                                          match_to_reference, profile_agreement)
-from operando.decompose.mcr import (MCRResult, is_unimodal, mcr_als, nnls_gram,
+from operando.decompose.mcr import (MCRResult, is_unimodal, mcr_als, nnls_gram, polynomial_baseline,
                                     simplisma_pure_variables, suggest_n_components)
 from operando.decompose.projection import project_onto_spectra
 
 __all__ = ["MCRResult", "Match", "find_component_peaks", "is_unimodal", "match_components",
-           "match_to_reference", "mcr_als", "nnls_gram", "profile_agreement", "project_onto_spectra",
+           "match_to_reference", "mcr_als", "nnls_gram", "polynomial_baseline", "profile_agreement", "project_onto_spectra",
            "simplisma_pure_variables", "suggest_n_components"]

@@ -21,6 +21,11 @@ Lab. Syst. 76 (2005) 101, citation key ``mcr-als``):
 * unimodal concentration profiles: each chosen column of C is replaced by its least-squares
   unimodal fit with the mode at the column's maximum (isotonic increasing up to the mode,
   isotonic decreasing after it);
+* a baseline with SIGNED coefficients (e.g. a constant and a linear ramp in wavenumber, the
+  residual offset/slope drift of ATR spectra): ``D ~= C S + B Z`` with ``Z`` (q, w) given and
+  ``B`` (n, q) free. It is eliminated exactly in the C step (every spectrum and component is
+  projected onto the orthogonal complement of ``Z``'s rows, where the NNLS problem stays
+  separable per spectrum) and subtracted from ``D`` in the S step;
 * scale: without closure, every free spectrum is normalised (unit maximum of ``|S|`` by
   default, or unit Euclidean norm), which fixes the scale ambiguity of ``C S``.
 
@@ -51,7 +56,9 @@ class MCRResult:
     ``C`` (n_spectra, K) concentration profiles; ``S`` (K, n_wavenumbers) component spectra;
     ``lack_of_fit_percent`` = 100 sqrt(SSE / sum D^2); ``explained_variance`` = 1 - SSE /
     sum D^2; ``n_iter`` ALS iterations run; ``converged`` whether the change of the residual
-    sum of squares per iteration fell below ``tol * sum D^2``; ``fixed`` indices of the spectra held fixed.
+    sum of squares per iteration fell below ``tol * sum D^2``; ``fixed`` indices of the spectra held fixed;
+    ``baseline`` (q, w) and ``baseline_coefficients`` (n, q) the fitted signed baseline (None
+    without one).
     """
 
     C: np.ndarray
@@ -61,11 +68,16 @@ class MCRResult:
     n_iter: int
     converged: bool
     fixed: tuple[int, ...] = ()
+    baseline: np.ndarray | None = None  # (q, w) baseline shapes, as given
+    baseline_coefficients: np.ndarray | None = None  # (n, q) signed
 
     @property
     def reconstruction(self) -> np.ndarray:
-        """``C @ S`` (n_spectra, n_wavenumbers)."""
-        return self.C @ self.S
+        """``C @ S`` plus the fitted baseline, (n_spectra, n_wavenumbers)."""
+        out = self.C @ self.S
+        if self.baseline is not None:
+            out = out + self.baseline_coefficients @ self.baseline
+        return out
 
 
 # --------------------------------------------------------------------------- NNLS
@@ -354,6 +366,7 @@ def mcr_als(D: np.ndarray, n_components: int, *, init: str | np.ndarray = "simpl
             closure: None | float | np.ndarray = None,
             fixed_spectra: Mapping[int, np.ndarray] | np.ndarray | None = None,
             unimodal: Sequence[int] | None = None, normalize: str = "max",
+            baseline: np.ndarray | None = None,
             max_iter: int = 1000, tol: float = 1e-10, random_state: int | None = None) -> MCRResult:
     """Resolve ``D`` (n_spectra, n_wavenumbers) into ``C`` (n, K) and ``S`` (K, w).
 
@@ -368,6 +381,8 @@ def mcr_als(D: np.ndarray, n_components: int, *, init: str | np.ndarray = "simpl
     ``unimodal``: indices of components whose concentration profile must be unimodal.
     ``normalize``: ``"max"`` (unit max |S|) or ``"norm"`` (unit 2-norm) for the free spectra
     when there is no closure; ignored with closure (the totals fix the scale).
+    ``baseline``: (q, w) shapes with signed, unconstrained coefficients per spectrum (see
+    :func:`polynomial_baseline`); the fit is then ``D ~= C S + B baseline``.
     Stops when one iteration changes the residual sum of squares by less than ``tol`` times
     ``sum D^2`` (so noiseless data, whose residual shrinks geometrically, stops too); returns
     the iterate with the smallest residual seen.
@@ -391,20 +406,33 @@ def mcr_als(D: np.ndarray, n_components: int, *, init: str | np.ndarray = "simpl
         if not 0 <= k < K:
             raise ValueError(f"unimodal component index {k} is outside 0..{K - 1}")
 
-    S = _initial_spectra(D, K, init, fixed_rows, free, s_nonneg=s_nonneg, random_state=random_state)
+    Q = _orthonormal_rows(baseline, w)  # (q, w), q = 0 without a baseline
+
+    def project(X):  # remove the baseline's span from every row of X
+        return X - (X @ Q.T) @ Q if Q.shape[0] else X
+
+    D_proj = project(D)
+    D_init = D
+    if Q.shape[0] and free.size < K:
+        # Start from what the fixed spectra and the baseline leave: fit both jointly.
+        Sf = project(fixed_rows[np.setdiff1d(np.arange(K), free)])
+        Cf = nnls_gram(Sf @ Sf.T, Sf @ D_proj.T).T
+        D_init = D - ((D - Cf @ fixed_rows[np.setdiff1d(np.arange(K), free)]) @ Q.T) @ Q
+    S = _initial_spectra(D_init, K, init, fixed_rows, free, s_nonneg=s_nonneg, random_state=random_state)
     norm_mode = None if closure is not None else normalize
     if norm_mode is not None and free.size:
         S[free] = _normalized(S[free], norm_mode)
-    total_raw = float(np.sum(D**2))
-    total = total_raw or 1.0
+    total_raw = float(np.sum(D_proj**2))
+    total = float(np.sum(D**2)) or 1.0
 
     best = None
     previous = np.inf
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        C, gram, rhs = _c_step(D, S, nonneg=c_nonneg, closure=closure, unimodal=unimodal)
-        # ||D - C S||^2 = ||D||^2 - 2 <C, D S^T> + <C^T C, S S^T>: no (n, w) product per iteration.
+        C, gram, rhs = _c_step(D_proj, project(S), nonneg=c_nonneg, closure=closure, unimodal=unimodal)
+        # ||D - C S||^2 = ||D||^2 - 2 <C, D S^T> + <C^T C, S S^T>: no (n, w) product per iteration
+        # (all projected when there is a baseline: the residual after the best baseline).
         sse = max(total_raw - 2.0 * float(np.sum(C * rhs.T)) + float(np.sum((C.T @ C) * gram)), 0.0)
         if best is None or sse < best[0]:
             best = (sse, C.copy(), S.copy())
@@ -413,12 +441,43 @@ def mcr_als(D: np.ndarray, n_components: int, *, init: str | np.ndarray = "simpl
             break
         previous = sse
         if free.size:
-            S = _s_step(D, C, S, free, nonneg=s_nonneg, normalize=norm_mode)
+            target = D - ((D - C @ S) @ Q.T) @ Q if Q.shape[0] else D
+            S = _s_step(target, C, S, free, nonneg=s_nonneg, normalize=norm_mode)
     _, C, S = best
-    sse = float(np.sum((D - C @ S) ** 2))  # exact, for the reported fit
+    residual = D - C @ S
+    base, coefficients = None, None
+    if Q.shape[0]:
+        base = np.atleast_2d(np.asarray(baseline, dtype=np.float64))
+        coefficients = np.linalg.lstsq(base.T, residual.T, rcond=None)[0].T  # (n, q)
+        residual = residual - coefficients @ base
+    sse = float(np.sum(residual**2))  # exact, for the reported fit
     return MCRResult(C=C, S=S, lack_of_fit_percent=100.0 * float(np.sqrt(sse / total)),
                      explained_variance=1.0 - sse / total, n_iter=n_iter, converged=converged,
-                     fixed=tuple(int(k) for k in np.setdiff1d(np.arange(K), free)))
+                     fixed=tuple(int(k) for k in np.setdiff1d(np.arange(K), free)),
+                     baseline=base, baseline_coefficients=coefficients)
+
+
+def polynomial_baseline(wavenumber_cm1: np.ndarray, order: int = 1) -> np.ndarray:
+    """Baseline shapes (order + 1, w) for :func:`mcr_als`: Legendre polynomials 0..order on
+    the window scaled to [-1, 1] (order 1: an offset and a slope, the drift of ATR spectra)."""
+    wn = np.asarray(wavenumber_cm1, dtype=np.float64)
+    span = float(wn.max() - wn.min()) or 1.0
+    x = 2.0 * (wn - wn.min()) / span - 1.0
+    return np.stack([np.polynomial.legendre.Legendre.basis(d)(x) for d in range(order + 1)])
+
+
+def _orthonormal_rows(baseline, w: int) -> np.ndarray:
+    """Orthonormal basis (q, w) of the rows of ``baseline`` ((0, w) for None)."""
+    if baseline is None:
+        return np.zeros((0, w))
+    Z = np.atleast_2d(np.asarray(baseline, dtype=np.float64))
+    if Z.shape[1] != w:
+        raise ValueError(f"baseline has {Z.shape[1]} columns for {w} wavenumbers")
+    if not np.all(np.isfinite(Z)):
+        raise ValueError("baseline contains NaN or infinite values")
+    q, r = np.linalg.qr(Z.T)
+    keep = np.abs(np.diag(r)) > 1e-12 * max(np.abs(r).max(), 1e-300)
+    return q[:, keep].T
 
 
 # --------------------------------------------------------------------------- rank estimate

@@ -31,6 +31,10 @@ MODEL_REGISTRY: dict[str, Callable[..., object]] = {
 }
 
 
+# Models trained by the flow trainer: they can keep their run folder (weights, metrics.csv).
+GENERATIVE_MODELS = ("flow-matching", "meanflow")
+
+
 def build_model(name: str, seed: int = 0, **kwargs):
     from operando.errors import InputError
 

@@ -52,7 +52,7 @@ class FlowModelConfig:
     clip_quantile: float = 0.999
     clip_scale: float | None = None      # fitted from the training pairs when None
     sample_steps: int | None = None      # default: 1 for MeanFlow, 50 for flow matching
-    n_samples: int = 8                   # draws averaged into a point forecast
+    n_samples: int = 1                   # draws averaged into a point forecast (1: the one-step claim)
     model_overrides: dict = field(default_factory=dict)
 
     def __post_init__(self):

@@ -1,0 +1,63 @@
+"""Run OpIRBench for several models on several splits and write every table (the engine of
+``operando bench`` and of the pipeline)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from operando.errors import InputError
+
+# Small budgets for smoke runs: the numbers they give mean nothing.
+QUICK_SETTINGS = {"mlp": {"steps": 100}, "gru": {"epochs": 3}}
+QUICK_TRAIN_STEPS = 20
+
+
+def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | None = None,
+                quick: bool = False):
+    """A fresh model; flow models keep their run folder under ``out/runs/<name>-<split>``."""
+    from operando.models import GENERATIVE_MODELS, build_model
+    from operando.models.generative import default_training
+
+    if name not in GENERATIVE_MODELS:
+        return build_model(name, seed=seed, **(QUICK_SETTINGS.get(name, {}) if quick else {}))
+    model = build_model(name, seed=seed, run_dir=Path(out) / "runs" / f"{name}-{split}")
+    steps = QUICK_TRAIN_STEPS if quick and train_steps is None else train_steps
+    if steps is not None:
+        model.training = default_training(model.config.objective, seed)
+        model.training.steps = steps
+    return model
+
+
+def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], out: str | Path, *,
+              seed: int = 0, train_steps: int | None = None, quick: bool = False,
+              log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Score ``models`` on ``splits`` of the dataset at ``data``; return each split's table.md."""
+    from operando.bench.runner import evaluate, noise_floor, save_result, write_tables
+    from operando.bench.splits import get_split
+    from operando.data.dataset import OperandoDataset
+    from operando.data.preprocess import preprocess_dataset
+    from operando.models import MODEL_REGISTRY
+
+    unknown = [n for n in models if n not in MODEL_REGISTRY]
+    if unknown:
+        raise InputError(None, f"unknown models {unknown}; registered: {sorted(MODEL_REGISTRY)}")
+    out = Path(out)
+    ds = preprocess_dataset(OperandoDataset.load(data))
+    tables = {}
+    for split_name in splits:
+        split = get_split(ds, split_name, out / "splits", seed=seed)
+        log(f"[{split_name}] {split.n_train} train / {split.n_test} test spectra")
+        floor = noise_floor(ds, split)
+        if floor is not None:
+            save_result(floor, out)
+        for name in models:
+            result = evaluate(bench_model(name, seed, split_name, out, train_steps, quick), ds, split)
+            save_result(result, out)
+            s = result.summary()
+            log(f"  {result.model:<34s} MAE {s['MAE']['mean'] / 1e-2:7.3f}e-2  "
+                f"DILATE {s['DILATE']['mean']:9.4f}  fit {result.fit_seconds:7.1f} s  "
+                f"predict {result.predict_seconds:6.2f} s")
+        _, md = write_tables(out, split_name)
+        tables[split_name] = md
+        log(f"  table: {md}")
+    return tables
