@@ -34,35 +34,31 @@ class GRUForecaster:
 
     name = "GRU sequence"
 
-    def __init__(self, seed: int = 0, epochs: int = 150, hidden: int = 128, lr: float = 2e-3,
-                 window: int = 256):
-        self.seed, self.epochs, self.hidden, self.lr, self.window = seed, epochs, hidden, lr, window
+    def __init__(self, seed: int = 0, epochs: int = 600, hidden: int = 128, lr: float = 3e-3):
+        self.seed, self.epochs, self.hidden, self.lr = seed, epochs, hidden, lr
 
     def fit(self, train: Sequence[Experiment]) -> None:
         torch.manual_seed(self.seed)
         self.encoder = ConditionEncoder().fit(train)
-        # Long experiments are cut into windows that always start at step 0 and end at
-        # increasing lengths, so training sees the same causal context as prediction.
-        seqs = []
-        for e in train:
-            x = torch.from_numpy(self.encoder(e))
-            y = torch.from_numpy(np.nan_to_num(e.absorbance - e.absorbance[0]).astype(np.float32))
-            mask = torch.zeros(len(e), dtype=torch.bool)
-            mask[training_rows(e)] = True
-            seqs.append((x, y, mask))
-        self.net = _GRUNet(seqs[0][0].shape[1], seqs[0][1].shape[1], self.hidden)
+        # All experiments in one zero-padded batch; padding and hidden steps carry no loss.
+        length = max(len(e) for e in train)
+        width = train[0].absorbance.shape[1]
+        x = torch.zeros(len(train), length, self.encoder(train[0]).shape[1])
+        y = torch.zeros(len(train), length, width)
+        mask = torch.zeros(len(train), length, dtype=torch.bool)
+        for k, e in enumerate(train):
+            x[k, :len(e)] = torch.from_numpy(self.encoder(e))
+            y[k, :len(e)] = torch.from_numpy(np.nan_to_num(e.absorbance - e.absorbance[0]).astype(np.float32))
+            mask[k, training_rows(e)] = True
+        self.net = _GRUNet(x.shape[2], width, self.hidden)
         opt = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs)
-        g = torch.Generator().manual_seed(self.seed)
         for _ in range(self.epochs):
-            for k in torch.randperm(len(seqs), generator=g).tolist():
-                x, y, mask = seqs[k]
-                pred = self.net(x[None])[0]
-                loss = ((pred - y) ** 2)[mask].mean()
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
-                opt.step()
+            loss = ((self.net(x) - y) ** 2)[mask].mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+            opt.step()
             sched.step()
 
     @torch.no_grad()
