@@ -108,13 +108,14 @@ class SpectrumBasis:
         self.n_components = n_components
 
     def fit(self, spectra: np.ndarray) -> "SpectrumBasis":
+        spectra = np.asarray(spectra, dtype=np.float64)
         self.mean = spectra.mean(axis=0)
         _, _, vt = np.linalg.svd(spectra - self.mean, full_matrices=False)
         self.components = vt[: self.n_components]
         return self
 
     def __call__(self, spectra: np.ndarray) -> np.ndarray:
-        z = (np.atleast_2d(spectra) - self.mean) @ self.components.T
+        z = (np.atleast_2d(spectra).astype(np.float64) - self.mean) @ self.components.T
         return np.pad(z, ((0, 0), (0, self.n_components - z.shape[1])))
 
 

@@ -100,12 +100,18 @@ def step_features(e: Experiment) -> np.ndarray:
 
 
 class Standardizer:
-    """Column-wise z-scoring fitted on training rows; constant columns are left unscaled."""
+    """Column-wise z-scoring fitted on training rows.
+
+    Columns that are constant up to rounding (std below 1e-6 of their scale, e.g. PCA
+    coordinates beyond the rank of the training set) are left unscaled, so rounding noise is
+    never blown up into a feature.
+    """
 
     def fit(self, x: np.ndarray) -> "Standardizer":
+        x = np.asarray(x, dtype=np.float64)
         self.mean = x.mean(axis=0)
         std = x.std(axis=0)
-        self.std = np.where(std > 1e-12, std, 1.0)
+        self.std = np.where(std > 1e-6 * np.maximum(1.0, np.abs(self.mean)), std, 1.0)
         return self
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,97 @@
+"""Flow forecasters behind the benchmark interface, run configs and the train/predict CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from operando.bench.splits import make_split
+from operando.bench.task import masked
+from operando.cli.main import main
+from operando.errors import InputError
+from operando.models.generative import FlowForecaster, FlowModelConfig, default_training
+from operando.models.runs import RunConfig, load_run
+
+TINY = {"hidden_size": 32, "depth": 1, "num_heads": 2, "patch_size": 32, "time_freq_dim": 32}
+
+
+def tiny_forecaster(objective="meanflow", steps=15, run_dir=None, target="chemical_flow"):
+    training = default_training(objective)
+    training.steps, training.batch_size, training.ckpt_every = steps, 16, 5
+    return FlowForecaster(seed=0, model=FlowModelConfig(objective=objective, model_overrides=TINY, target=target,
+                                                        sample_steps=None if objective == "meanflow" else 4),
+                          training=training, run_dir=run_dir)
+
+
+@pytest.fixture
+def train_and_context(toy_dataset):
+    split = make_split(toy_dataset, "random", seed=0)
+    train = [masked(toy_dataset[n], s) for n, s in split.train.items()]
+    return train, masked(toy_dataset["cu-0"], [0])
+
+
+@pytest.mark.parametrize("objective", ["meanflow", "flow_matching"])
+def test_fit_predict_save_load_round_trip(train_and_context, tmp_path, objective):
+    train, context = train_and_context
+    model = tiny_forecaster(objective, run_dir=tmp_path / "run")
+    model.fit(train)
+    steps = np.arange(len(context))
+    pred = model.predict(context, steps)
+    assert pred.shape == (len(context), 601) and np.isfinite(pred).all()
+    assert np.array_equal(pred, model.predict(context, steps))  # deterministic for a seed
+    again = load_run(tmp_path / "run")
+    assert np.array_equal(pred, again.predict(context, steps))
+    draws = model.sample(context, steps[:5], n_samples=4, seed=1)
+    assert draws.shape == (4, 5, 601) and draws.std(axis=0).mean() > 0
+
+
+def test_chemical_flow_target_is_clipped_and_inverted(train_and_context):
+    train, context = train_and_context
+    model = tiny_forecaster()
+    model.encoder = __import__("operando.models.baselines", fromlist=["x"]).ConditionEncoder().fit(train)
+    tensors = model.training_tensors(train)
+    a = model.config.clip_scale
+    assert a > 0 and float(tensors["x"].abs().max()) <= 1.0 + 1e-6
+    x, s0 = tensors["x"].double().numpy(), tensors["s0"].double().numpy()
+    s = model.decode_target(x, s0)
+    assert np.allclose(model.encode_target(s, s0), x, atol=1e-6)
+
+
+def test_run_config_validation(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nlearning_rate = 3\n')
+    with pytest.raises(InputError, match="unknown keys"):
+        RunConfig.load(bad)
+    bad.write_text('name = "x"\n[model]\nobjective = "diffusion"\n')
+    with pytest.raises(InputError, match="objective"):
+        RunConfig.load(bad)
+    bad.write_text('name = "x\n')
+    with pytest.raises(InputError, match="not valid TOML"):
+        RunConfig.load(bad)
+    good = tmp_path / "good.toml"
+    good.write_text('name = "x"\nsplit = "system"\n[training]\nsteps = 7\n')
+    config = RunConfig.load(good, ["training.batch_size=8", "seed=3"])
+    assert config.train_config().steps == 7 and config.train_config().batch_size == 8
+    assert config.train_config().seed == 3 and config.to_dict()["model"]["objective"] == "meanflow"
+
+
+def test_train_and_predict_cli(toy_dataset, tmp_path, capsys):
+    data = toy_dataset.save(tmp_path / "data.h5")
+    config = tmp_path / "run.toml"
+    config.write_text(f'name = "tiny"\ndata = "{data}"\nsplit = "none"\nout = "{tmp_path / "runs"}"\n'
+                      f'[model]\nmodel_overrides = {json.dumps(TINY).replace(":", " =")}\n'
+                      '[training]\nsteps = 6\nbatch_size = 8\n')
+    assert main(["train", "--config", str(config), "--no-progress"]) == 0
+    run = tmp_path / "runs" / "tiny"
+    assert json.loads((run / "run.json").read_text())["training"]["steps"] == 6
+    assert main(["predict", "--run", str(run), "--data", str(data), "--experiment", "sn-1",
+                 "--samples", "3", "-o", str(tmp_path / "pred")]) == 0
+    mean = pd.read_csv(tmp_path / "pred" / "forecast_mean.csv")
+    assert mean.columns[0] == "Wavenumber [cm-1]" and mean.shape == (601, 41)
+    low, high = (pd.read_csv(tmp_path / "pred" / f"forecast_{k}.csv").iloc[:, 1:].to_numpy() for k in ("low", "high"))
+    assert (low <= high + 1e-12).all()
+    assert main(["predict", "--run", str(tmp_path / "nothing"), "--data", str(data), "--experiment", "sn-1",
+                 "-o", str(tmp_path / "p2")]) == 1
+    assert "not a finished training run" in capsys.readouterr().err
