@@ -107,7 +107,7 @@ class Forecast:
                  for name, values in tables.items() if values is not None]
         paths.append(write_steps_csv(folder / "steps.csv", np.arange(self.n_steps), self.time_s, self.voltage_v))
         record = dict(self.info, n_steps=self.n_steps, interval_level=self.level,
-                      units="absorbance", files=[p.name for p in paths])
+                      units="absorbance", tables=[p.name for p in paths])
         paths.append(write_text(folder / MARKER_FILE, json.dumps(record, indent=2) + "\n"))
         return paths
 
