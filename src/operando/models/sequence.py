@@ -34,7 +34,7 @@ class GRUForecaster:
 
     name = "GRU sequence"
 
-    def __init__(self, seed: int = 0, epochs: int = 600, hidden: int = 128, lr: float = 3e-3):
+    def __init__(self, seed: int = 0, epochs: int = 400, hidden: int = 128, lr: float = 3e-3):
         self.seed, self.epochs, self.hidden, self.lr = seed, epochs, hidden, lr
 
     def fit(self, train: Sequence[Experiment]) -> None:
