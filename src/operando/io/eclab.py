@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError
-from operando.io.spectrum import localise
+from operando.io.spectrum import localise, read_file_bytes
 
 MPT_MAGIC = "EC-Lab ASCII FILE"
 MPR_MAGIC = b"BIO-LOGIC MODULAR FILE"
@@ -183,12 +183,7 @@ def _number(text: str, decimal: str, path, line: int, name: str) -> float:
 def read_mpt(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> EchemLog:
     """Read an EC-Lab ``.mpt`` text export; the naive start time is read in ``timezone``."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(path, f"cannot read file ({e.strerror or e})") from None
-    if b"\x00" in data:
-        raise InputError(path, "binary content (NUL bytes): not an EC-Lab .mpt text export")
+    data = read_file_bytes(path, "an EC-Lab .mpt text export")
     lines = _decode(data).splitlines()
     metadata: dict = {"format": "eclab-mpt"}
     technique, started_at = None, None
@@ -252,10 +247,7 @@ def read_mpr(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> Eche
 def read_echem_csv(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> EchemLog:
     """Read a CSV log with columns ``Time [s]``, ``Voltage [V]`` [, ``Current [mA]``]."""
     path = Path(path)
-    try:
-        text = _decode(path.read_bytes())
-    except OSError as e:
-        raise InputError(path, f"cannot read file ({e.strerror or e})") from None
+    text = _decode(read_file_bytes(path))
     metadata: dict = {"format": "csv"}
     started_at, header, rows = None, None, []
     for number, line in enumerate(text.splitlines(), start=1):

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError
-from operando.io.spectrum import Spectrum, finish_spectrum, guess_kind, localise, parse_utc_offset
+from operando.io.spectrum import finish_spectrum, guess_kind, localise, parse_utc_offset, read_file_bytes, Spectrum
 
 SQZ = {"@": 0, **{c: i + 1 for i, c in enumerate("ABCDEFGHI")}, **{c: -(i + 1) for i, c in enumerate("abcdefghi")}}
 DIF = {"%": 0, **{c: i + 1 for i, c in enumerate("JKLMNOPQR")}, **{c: -(i + 1) for i, c in enumerate("jklmnopqr")}}
@@ -352,12 +352,7 @@ def _decode_text(data: bytes) -> str:
 def read_jcamp_blocks(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> list[Spectrum]:
     """Every spectrum of a JCAMP-DX file (a LINK/compound file can hold several), in file order."""
     path = Path(path)
-    try:
-        text = _decode_text(path.read_bytes())
-    except OSError as e:
-        raise InputError(path, f"cannot read file ({e.strerror or e})") from None
-    if "\x00" in text:
-        raise InputError(path, "binary content (NUL bytes) in a JCAMP-DX text file")
+    text = _decode_text(read_file_bytes(path, "a JCAMP-DX text file"))
     blocks = parse_blocks(text, path)
     if not blocks:
         raise InputError(path, "no ##XYDATA, ##XYPOINTS or ##PEAK TABLE spectrum found")

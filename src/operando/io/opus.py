@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError
-from operando.io.spectrum import Spectrum, finish_spectrum, localise, parse_utc_offset
+from operando.io.spectrum import finish_spectrum, localise, parse_utc_offset, read_file_bytes, Spectrum
 
 OPUS_MAGIC = b"\x0a\x0a\xfe\xfe"
 HEADER_BYTES = 24
@@ -252,10 +252,7 @@ def read_opus(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> Spe
     a time without a zone is read in ``timezone``. Raises InputError for anything unreadable.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(path, f"cannot read file ({e.strerror or e})") from None
+    data = read_file_bytes(path)
     try:
         return _read(data, path, timezone)
     except InputError:

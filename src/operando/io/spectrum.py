@@ -214,3 +214,18 @@ def require_absorbance(spectrum: Spectrum, *, convert_transmittance: bool = Fals
                                "converted to absorbance")
     meta = dict(spectrum.metadata, converted_from="transmittance_percent" if percent else "transmittance")
     return replace(spectrum, values=-np.log10(t), kind="absorbance", metadata=meta)
+
+
+def read_file_bytes(path: Path, text_kind: str | None = None) -> bytes:
+    """The bytes of ``path``, or one InputError when it cannot be read.
+
+    With ``text_kind`` (e.g. "an EC-Lab .mpt text export"), binary content (NUL bytes) is
+    refused with a message saying the file is not that kind of text file.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(path, f"cannot read file ({e.strerror or e})") from None
+    if text_kind is not None and b"\x00" in data:
+        raise InputError(path, f"binary content (NUL bytes): not {text_kind}")
+    return data

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError
-from operando.io.spectrum import Spectrum, finish_spectrum, guess_kind, localise
+from operando.io.spectrum import finish_spectrum, guess_kind, localise, read_file_bytes, Spectrum
 
 MAX_HEADER_LINES = 20
 # (delimiter, decimal mark) in order of preference; None = any run of whitespace.
@@ -89,12 +89,7 @@ def _time_from_comments(comments: list[tuple[int, str]], path, tz, metadata) -> 
 def read_text_spectrum(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> Spectrum:
     """Read a two-column text spectrum (wavenumber, value); see the module docstring."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(path, f"cannot read file ({e.strerror or e})") from None
-    if b"\x00" in data:
-        raise InputError(path, "binary content (NUL bytes): not a text spectrum")
+    data = read_file_bytes(path, "a text spectrum")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
