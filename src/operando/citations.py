@@ -27,6 +27,10 @@ CITATIONS: dict[str, str] = {
                "non-negativity-constrained least squares problems. J. Chemometrics 18 (2004) 441-450."),
     "nndsvd": ("C. Boutsidis, E. Gallopoulos. SVD based initialization: a head start for nonnegative "
                "matrix factorization. Pattern Recognition 41 (2008) 1350-1362."),
+    "mcr-multiset": ("R. Tauler, A. Smilde, B. Kowalski. Selectivity, local rank, three-way data analysis and "
+                     "ambiguity in multivariate curve resolution. J. Chemometrics 9 (1995) 31-58."),
+    "marchenko-pastur": ("V. A. Marchenko, L. A. Pastur. Distribution of eigenvalues for some sets of random "
+                         "matrices. Math. USSR-Sbornik 1 (1967) 457-483."),
     "operando-ftir-sei": ("B. Leau et al. Operando infrared spectroscopy of SEI formation. Nature "
                           "Communications 16 (2025)."),
     "jcamp-dx": ("R. S. McDonald, P. A. Wilks. JCAMP-DX: A Standard Form for Exchange of Infrared Spectra "

@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = [
     "forecast",
     "bench",
     "decompose",
+    "report",
     "citations",
 ]
 

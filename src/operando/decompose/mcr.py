@@ -25,7 +25,10 @@ Lab. Syst. 76 (2005) 101, citation key ``mcr-als``):
   residual offset/slope drift of ATR spectra): ``D ~= C S + B Z`` with ``Z`` (q, w) given and
   ``B`` (n, q) free. It is eliminated exactly in the C step (every spectrum and component is
   projected onto the orthogonal complement of ``Z``'s rows, where the NNLS problem stays
-  separable per spectrum) and subtracted from ``D`` in the S step;
+  separable per spectrum) and subtracted from ``D`` in the S step. The fit cannot tell how
+  much baseline a spectrum itself holds; at the end each free spectrum gives up the
+  largest baseline combination that fits under it (a small linear program), so spectra
+  carry as little baseline as non-negativity allows;
 * scale: without closure, every free spectrum is normalised (unit maximum of ``|S|`` by
   default, or unit Euclidean norm), which fixes the scale ambiguity of ``C S``.
 
@@ -222,12 +225,18 @@ def _c_step(D, S, *, nonneg, closure, unimodal):
     return C, gram, rhs
 
 
-def _s_step(D, C, S_prev, free, *, nonneg, normalize):
-    """Spectra given concentrations; rows not in ``free`` keep their (fixed) values."""
+def _s_step(D, C, S_prev, free, *, nonneg, normalize, baseline_rhs=None):
+    """Spectra given concentrations; rows not in ``free`` keep their (fixed) values.
+
+    ``baseline_rhs`` (k_free, w): ``C_free^T B Z``, the part of ``C_free^T D`` that the
+    current baseline explains (subtracted; computed without forming the (n, w) baseline).
+    """
     S = S_prev.copy()
     fixed = np.setdiff1d(np.arange(S.shape[0]), free)
     Cf = C[:, free]
     rhs = Cf.T @ D  # (k_free, w); minus what the fixed spectra already explain
+    if baseline_rhs is not None:
+        rhs -= baseline_rhs
     if fixed.size:
         rhs -= (Cf.T @ C[:, fixed]) @ S_prev[fixed]
     S[free] = _least_squares(Cf.T @ Cf, rhs, nonneg)
@@ -412,6 +421,7 @@ def mcr_als(D: np.ndarray, n_components: int, *, init: str | np.ndarray = "simpl
         return X - (X @ Q.T) @ Q if Q.shape[0] else X
 
     D_proj = project(D)
+    DQ = D @ Q.T  # (n, q)
     D_init = D
     if Q.shape[0] and free.size < K:
         # Start from what the fixed spectra and the baseline leave: fit both jointly.
@@ -441,9 +451,19 @@ def mcr_als(D: np.ndarray, n_components: int, *, init: str | np.ndarray = "simpl
             break
         previous = sse
         if free.size:
-            target = D - ((D - C @ S) @ Q.T) @ Q if Q.shape[0] else D
-            S = _s_step(target, C, S, free, nonneg=s_nonneg, normalize=norm_mode)
+            # Baseline of the current residual, B = (D - C S) Q^T in the orthonormal basis;
+            # the S step needs only C_free^T B Q.
+            correction = (C[:, free].T @ (DQ - C @ (S @ Q.T))) @ Q if Q.shape[0] else None
+            S = _s_step(D, C, S, free, nonneg=s_nonneg, normalize=norm_mode, baseline_rhs=correction)
     _, C, S = best
+    if Q.shape[0] and s_nonneg and free.size:
+        S, C = S.copy(), C.copy()
+        S[free] = _without_baseline_support(S[free], np.atleast_2d(np.asarray(baseline, dtype=np.float64)))
+        if norm_mode is not None:
+            scale = np.abs(S[free]).max(axis=1) if norm_mode == "max" else np.linalg.norm(S[free], axis=1)
+            scale = np.where(scale > 0, scale, 1.0)
+            S[free] /= scale[:, None]
+            C[:, free] *= scale[None, :]
     residual = D - C @ S
     base, coefficients = None, None
     if Q.shape[0]:
@@ -455,6 +475,26 @@ def mcr_als(D: np.ndarray, n_components: int, *, init: str | np.ndarray = "simpl
                      explained_variance=1.0 - sse / total, n_iter=n_iter, converged=converged,
                      fixed=tuple(int(k) for k in np.setdiff1d(np.arange(K), free)),
                      baseline=base, baseline_coefficients=coefficients)
+
+
+def _without_baseline_support(S: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Each row of ``S`` (k, w) minus the largest baseline ``Z^T a`` (Z (q, w)) under it.
+
+    With a signed baseline, ``C S + B Z = C (S - A Z) + (B + C A) Z``: a spectrum's content
+    in the baseline's span is not determined by the fit, only bounded by ``S >= 0``. The
+    convention chosen: remove the baseline combination with the largest integral that stays
+    below the spectrum (a linear program: maximise ``sum(Z^T a)`` subject to ``Z^T a <= s``,
+    bounded because a non-positive combination integrates to at most zero), so every
+    spectrum carries as little baseline as non-negativity allows. The fit is unchanged.
+    """
+    from scipy.optimize import linprog
+
+    out = S.copy()
+    for k, s in enumerate(S):
+        res = linprog(-Z.sum(axis=1), A_ub=Z.T, b_ub=s, bounds=[(None, None)] * Z.shape[0], method="highs")
+        if res.status == 0:
+            out[k] = np.clip(s - Z.T @ res.x, 0.0, None)  # clip: round-off of the LP only
+    return out
 
 
 def polynomial_baseline(wavenumber_cm1: np.ndarray, order: int = 1) -> np.ndarray:
