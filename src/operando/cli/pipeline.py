@@ -23,6 +23,7 @@ def run(args) -> int:
     from operando.bench.suite import run_suite
     from operando.data.stats import dataset_stats, format_stats, plot_dataset_stats
     from operando.models import MODEL_REGISTRY
+    from operando.report import write_report
     from operando.simulate import simulate_calibration, simulate_dataset
 
     out: Path = args.out
@@ -45,17 +46,9 @@ def run(args) -> int:
               seed=args.seed, quick=args.quick)
 
     print("== 4/4 report")
-    report = _write_report(out, data_path)
+    report = write_report(out / "report.html", data=data_path, results=out / "results",
+                          run=out / "results" / "runs" / "meanflow-system", calibration=calibration_path)
     print(f"done in {time.perf_counter() - started:.0f} s")
     print(f"report: {report}")
     return 0
 
-
-def _write_report(out: Path, data_path: Path) -> Path:
-    """The HTML report when the report module exists, else the system-split table."""
-    try:
-        from operando.report import write_report
-    except ImportError:
-        return out / "results" / "system" / "table.md"
-    return write_report(data=data_path, results=out / "results",
-                        run=out / "results" / "runs" / "meanflow-system", output=out / "report.html")
