@@ -26,7 +26,7 @@ def run_rows(results: Path) -> list[str]:
     rows = []
     for run in sorted((results / "runs").glob("*")):
         metrics = run / "metrics.csv"
-        if not metrics.exists():
+        if not (run / "forecaster.json").exists():  # unfinished run: no fitted model to report
             continue
         m = pd.read_csv(metrics)
         cfg = json.loads((run / "model_config.json").read_text())
@@ -63,7 +63,8 @@ def main() -> None:
         timing = ["| model | test spectra | fit [s] | predict [s] |", "|---|---|---|---|"]
         timing += [f"| {s['model']} | {s['n_test_spectra']} | {s['fit_seconds']:.1f} | {s['predict_seconds']:.2f} |"
                    for s in summaries if s["model"] != NOISE_FLOOR]
-        lines += ["Fit and prediction time (whole test set):", "", *timing, ""]
+        lines += ["Fit and prediction time (whole test set; wall-clock seconds of the run that wrote "
+                  "the files, which may have shared the machine):", "", *timing, ""]
     runs = run_rows(args.results)
     if runs:
         lines += ["## Flow models: training", "",

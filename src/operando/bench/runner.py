@@ -3,10 +3,17 @@
 Layout of a results folder (one per split)::
 
     results/<split>/<model-slug>/per_spectrum.csv     experiment, step, voltage, the six metrics
+                                                      (+ coverage90 for sampling models)
     results/<split>/<model-slug>/per_experiment.csv   experiment, n, DILATE shape/temporal/total
     results/<split>/<model-slug>/predictions.npz      steps and predicted spectra per experiment
     results/<split>/<model-slug>/summary.json         means, stds, fit and predict seconds
     results/<split>/table.csv, table.md               every model of that split, paper layout
+
+Uncertainty: for a model with ``sample(context, steps, n_samples=, seed=) -> (N, k, W)`` (the
+flow generators), :func:`evaluate` also draws ``coverage_samples`` (default 16) forecasts per
+test experiment and records ``coverage90``, the share of a spectrum's wavenumbers whose true
+value lies inside the central 90 % interval of the draws (:mod:`operando.bench.uncertainty`;
+about 0.9 when calibrated), per spectrum and as mean/std in summary.json.
 """
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ from operando.bench.task import Forecaster, masked
 from operando.data.dataset import OperandoDataset
 
 SPECTRUM_METRICS = ("MAE", "MSE", "RMSE", "SAM", "cosine", "R2")
+DEFAULT_COVERAGE_SAMPLES = 16
+COVERAGE_LEVEL = 0.9
 TABLE_COLUMNS = SPECTRUM_METRICS + ("DILATE",)
 NOISE_FLOOR = "Noise floor (noiseless vs measured)"
 
@@ -41,6 +50,7 @@ class BenchResult:
     predictions: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)  # name -> (steps, (k, w))
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
+    coverage_seconds: float | None = None
 
     def summary(self) -> dict:
         out = {"model": self.model, "split": self.split, "n_test_spectra": len(self.per_spectrum),
@@ -50,6 +60,10 @@ class BenchResult:
             out[m] = {"mean": float(self.per_spectrum[m].mean()), "std": float(self.per_spectrum[m].std(ddof=0))}
         out["DILATE"] = {"mean": float(self.per_experiment["DILATE"].mean()),
                          "std": float(self.per_experiment["DILATE"].std(ddof=0))}
+        if "coverage90" in self.per_spectrum:
+            out["coverage90"] = {"mean": float(self.per_spectrum["coverage90"].mean()),
+                                 "std": float(self.per_spectrum["coverage90"].std(ddof=0))}
+            out["coverage_seconds"] = round(self.coverage_seconds or 0.0, 3)
         return out
 
 
@@ -69,10 +83,12 @@ def score_predictions(model: str, split: Split, ds: OperandoDataset,
     return BenchResult(model, split.name, pd.concat(rows, ignore_index=True), pd.DataFrame(seqs), predictions)
 
 
-def evaluate(model: Forecaster, ds: OperandoDataset, split: Split) -> BenchResult:
+def evaluate(model: Forecaster, ds: OperandoDataset, split: Split,
+             coverage_samples: int | None = DEFAULT_COVERAGE_SAMPLES) -> BenchResult:
     """Fit ``model`` on the training part of ``split`` and score it on the test part.
 
-    ``ds`` must already be preprocessed onto the common grid.
+    ``ds`` must already be preprocessed onto the common grid. For a model with ``sample``,
+    ``coverage_samples`` draws (>= 2; None or 0: skip) give each test spectrum's coverage90.
     """
     train = [masked(ds[name], steps) for name, steps in split.train.items() if len(steps)]
     t0 = time.perf_counter()
@@ -89,7 +105,23 @@ def evaluate(model: Forecaster, ds: OperandoDataset, split: Split) -> BenchResul
     predict_s = time.perf_counter() - t0
     result = score_predictions(model.name, split, ds, predictions)
     result.fit_seconds, result.predict_seconds = fit_s, predict_s
+    if coverage_samples and hasattr(model, "sample"):
+        t0 = time.perf_counter()
+        # Same experiment order as score_predictions, so the rows line up.
+        result.per_spectrum["coverage90"] = np.concatenate(
+            [interval_coverage90(model, ds[name], steps, coverage_samples) for name, (steps, _) in predictions.items()])
+        result.coverage_seconds = time.perf_counter() - t0
     return result
+
+
+def interval_coverage90(model, e, steps: np.ndarray, n_samples: int) -> np.ndarray:
+    """Per test spectrum (k,): share of wavenumbers inside the central 90 % interval of
+    ``n_samples`` draws of ``model.sample`` from the masked experiment ``e``."""
+    from operando.bench.uncertainty import interval_coverage, summarize_samples
+
+    draws = np.asarray(model.sample(masked(e, [0]), steps, n_samples=n_samples), dtype=np.float64)
+    summary = summarize_samples(draws, level=COVERAGE_LEVEL)
+    return interval_coverage(e.absorbance[steps].astype(np.float64), summary.low, summary.high).per_spectrum
 
 
 def noise_floor(ds: OperandoDataset, split: Split) -> BenchResult | None:

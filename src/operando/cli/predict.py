@@ -12,6 +12,9 @@ def register(sub) -> None:
     p.add_argument("--samples", type=int, default=None,
                    help="noise draws: writes the per-wavenumber mean, std and 90%% interval")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--streams", action="store_true",
+                   help="two-stream ABCC models: also write the electrolyte, SEI and residual contributions "
+                        "(forecast_elec/sei/residual.csv: mean change from the first spectrum, absorbance)")
     p.add_argument("-o", "--out", required=True, type=Path, help="output folder")
     p.set_defaults(func=run)
 
@@ -31,6 +34,8 @@ def run(args) -> int:
     ds = OperandoDataset.load(args.data)
     if args.experiment not in ds.names:
         raise InputError(args.data, f"no experiment {args.experiment!r}; it has {ds.names}")
+    if args.streams and getattr(model, "streams", None) is None:
+        raise InputError(args.run, "--streams needs a two-stream ABCC model (model.abcc.two_stream = true)")
     e, transform = preprocess_experiment(ds[args.experiment])
     steps = np.arange(len(e))
     context = masked(e, [0])
@@ -47,5 +52,9 @@ def run(args) -> int:
             write_wide_csv(out / f"forecast_{name}.csv", wn, arr * scale + shift, e.time_s)
     else:
         write_wide_csv(out / "forecast_mean.csv", wn, model.predict(context, steps) * scale + offset, e.time_s)
+    if args.streams:
+        parts = model.sample_streams(context, steps, n_samples=args.samples or None, seed=args.seed)
+        for name in ("elec", "sei", "residual"):
+            write_wide_csv(out / f"forecast_{name}.csv", wn, parts[name].mean(axis=0) * scale, e.time_s)
     print(f"wrote {len(steps)} forecast spectra of {args.experiment} to {out}")
     return 0

@@ -20,6 +20,14 @@ def _flow_matching(seed: int = 0, **kwargs) -> FlowForecaster:
     return FlowForecaster(seed=seed, model=FlowModelConfig(objective="flow_matching"), **kwargs)
 
 
+def _abcc(seed: int = 0, abcc: dict | None = None, **kwargs) -> FlowForecaster:
+    """MeanFlow with every ABCC piece on (operando.models.abcc); ``abcc`` overrides switches."""
+    from operando.models.abcc import ABCCConfig
+
+    return FlowForecaster(seed=seed, model=FlowModelConfig(objective="meanflow", abcc=ABCCConfig(**(abcc or {}))),
+                          **kwargs)
+
+
 MODEL_REGISTRY: dict[str, Callable[..., object]] = {
     "random": RandomForecaster,
     "static": StaticForecaster,
@@ -28,11 +36,12 @@ MODEL_REGISTRY: dict[str, Callable[..., object]] = {
     "gru": GRUForecaster,
     "flow-matching": _flow_matching,
     "meanflow": _meanflow,
+    "abcc": _abcc,
 }
 
 
 # Models trained by the flow trainer: they can keep their run folder (weights, metrics.csv).
-GENERATIVE_MODELS = ("flow-matching", "meanflow")
+GENERATIVE_MODELS = ("flow-matching", "meanflow", "abcc")
 
 
 def build_model(name: str, seed: int = 0, **kwargs):

@@ -14,9 +14,15 @@ What is generated (``target``):
 A point forecast is the mean of ``n_samples`` draws (each one network evaluation for
 MeanFlow, ``sample_steps`` for flow matching); :meth:`FlowForecaster.sample` returns the draws.
 
+ABCC (``abcc=ABCCConfig(...)``, :mod:`operando.models.abcc`) adds, each switchable: trajectory
+batches of the chemical flow, the two-stream network over fixed calibration spectra
+(:meth:`FlowForecaster.sample_streams`), the molecular mixture embedding in the conditions,
+and the mass/peak physics losses.
+
 A fitted forecaster lives in a run folder: the trainer's files (config.json,
 model_config.json, model/ema safetensors, metrics.csv) plus forecaster.json (this class's
-settings) and encoder.safetensors (the fitted condition encoder).
+settings), encoder.safetensors (the fitted condition encoder) and, with two streams,
+streams.json (how the component spectra were obtained; the spectra are in the weights).
 """
 from __future__ import annotations
 
@@ -33,11 +39,13 @@ import torch
 from operando.atomic import write_text
 from operando.bench.task import training_rows
 from operando.data.experiment import Experiment
+from operando.errors import OperandoError
 from operando.flow import flow_matching, meanflow
-from operando.models.baselines import ConditionEncoder
+from operando.models import abcc as abcc_parts
+from operando.models.abcc import ABCCConfig, StreamBasis, StreamNet, StreamNetConfig
 from operando.nn.sit1d import SiT1D, SiT1DConfig
 from operando.train.checkpoint import load_tensors, save_tensors
-from operando.train.trainer import TrainConfig, train
+from operando.train.trainer import TrainConfig, build_objective, train
 
 TARGETS = ("chemical_flow", "spectrum")
 
@@ -54,8 +62,10 @@ class FlowModelConfig:
     sample_steps: int | None = None      # default: 1 for MeanFlow, 50 for flow matching
     n_samples: int = 4                   # draws averaged into a point forecast
     model_overrides: dict = field(default_factory=dict)
+    abcc: ABCCConfig | None = None       # the ABCC pieces (None: a plain flow forecaster)
 
     def __post_init__(self):
+        self.abcc = ABCCConfig.from_value(self.abcc)
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
         if self.objective not in ("meanflow", "flow_matching"):
@@ -76,42 +86,100 @@ class FlowForecaster:
 
     @property
     def name(self) -> str:
+        if self.config.abcc is not None:
+            kind = "" if self.config.objective == "meanflow" else " flow matching"
+            return f"ABCC{kind} ({self.config.preset}, {self.config.sample_steps}-step)"
         if self.config.objective == "meanflow":
             return f"MeanFlow ({self.config.preset}, {self.config.sample_steps}-step)"
         return f"Flow matching ({self.config.preset}, {self.config.sample_steps}-step ODE)"
 
     # ---------------------------------------------------------------- training
     def training_tensors(self, train_set: Sequence[Experiment]) -> dict[str, torch.Tensor]:
-        """x (N, W) targets, s0 (N, W), cond_vec (N, F) of every visible training pair."""
-        xs, s0s, conds = [], [], []
+        """x (N, W) targets, s0 (N, W), cond_vec (N, F) of every visible training pair.
+
+        Rows are grouped by experiment, in step order (the trajectories of ABCC). With two
+        streams (and a residual other than "full"), x is the part of the target the streams
+        explain (:meth:`~operando.models.abcc.StreamBasis.fit`).
+        """
+        xs, s0s, conds, lengths = [], [], [], []
         for e in train_set:
             rows = training_rows(e)
             xs.append(e.absorbance[rows].astype(np.float64))
             s0s.append(np.repeat(e.absorbance[:1].astype(np.float64), len(rows), axis=0))
             conds.append(self.encoder(e)[rows])
+            lengths.append(len(rows))
         x, s0 = np.concatenate(xs), np.concatenate(s0s)
         if self.config.target == "chemical_flow" and self.config.clip_scale is None:
             self.config.clip_scale = float(np.quantile(np.abs(x - s0), self.config.clip_quantile))
-        return {"x": torch.from_numpy(self.encode_target(x, s0)).float(),
+        y = self.encode_target(x, s0)
+        self.trajectories = abcc_parts.trajectory_groups(lengths)
+        self.flow_scale = float(np.quantile(np.abs(x - s0), self.config.clip_quantile)) or 1.0
+        streams = getattr(self, "streams", None)
+        if streams is not None:
+            fit = streams.fit(y, self.config.abcc.sei_nonnegative)
+            energy = max(float((y ** 2).sum()), 1e-300)
+            self.stream_summary = {name: float((part ** 2).sum() / energy) for name, part in
+                                   (("elec", fit.elec), ("sei", fit.sei), ("baseline", fit.baseline),
+                                    ("residual", fit.residual))}
+            if self.config.abcc.residual != "full":
+                y = fit.in_span
+        return {"x": torch.from_numpy(y).float(),
                 "s0": torch.from_numpy(s0).float(),
                 "cond_vec": torch.from_numpy(np.concatenate(conds)).float()}
 
-    def fit(self, train_set: Sequence[Experiment]) -> None:
+    def prepare(self, train_set: Sequence[Experiment]) -> tuple[dict[str, torch.Tensor], object, object]:
+        """Everything before training: fit the condition encoder (and, with two streams, the
+        calibration spectra), build the untrained network ``self.net``; return the training
+        tensors, the objective (None: the trainer's own) and the batch sampler (None: uniform)."""
         torch.manual_seed(self.seed)
-        self.encoder = ConditionEncoder().fit(train_set)
+        abcc = self.config.abcc
+        self.encoder = abcc_parts.make_condition_encoder(abcc).fit(train_set)
+        self.streams = None
+        if abcc is not None and abcc.two_stream:
+            calibration, source = abcc_parts.load_calibration(abcc)
+            self.streams = StreamBasis.from_calibration(calibration, train_set[0].wavenumber_cm1, abcc, source)
         tensors = self.training_tensors(train_set)
         width, cond_dim = tensors["x"].shape[1], tensors["cond_vec"].shape[1]
-        self.net = SiT1D(SiT1DConfig.preset(self.config.preset, width=width, cond_dim=cond_dim,
-                                            **self.config.model_overrides))
+        backbone = SiT1DConfig.preset(self.config.preset, width=width, cond_dim=cond_dim,
+                                      **self.config.model_overrides)
+        if self.streams is None:
+            self.net = SiT1D(backbone)
+        else:
+            self.net = StreamNet(StreamNetConfig(backbone.to_dict(), abcc.residual, len(self.streams.elec),
+                                                 len(self.streams.sei), len(self.streams.baseline)), self.streams)
+        sampler = None
+        if abcc is not None and abcc.trajectory:
+            sampler = abcc_parts.TrajectoryBatches(self.trajectories, abcc.segment_length)
+        return tensors, self.objective(), sampler
+
+    def fit(self, train_set: Sequence[Experiment]) -> None:
+        tensors, objective, sampler = self.prepare(train_set)
         if self.run_dir is None:
             with tempfile.TemporaryDirectory(prefix="operando-flow-") as tmp:
-                train(self.net, None, tensors, self.training, tmp)
-                self.net = SiT1D.from_run(tmp, ema=True)
+                train(self.net, objective, tensors, self.training, tmp, sampler=sampler)
+                self.net = self.load_net(tmp)
         else:
-            train(self.net, None, tensors, self.training, self.run_dir)
+            train(self.net, objective, tensors, self.training, self.run_dir, sampler=sampler)
             self.save(self.run_dir)
-            self.net = SiT1D.from_run(self.run_dir, ema=True)
+            self.net = self.load_net(self.run_dir)
         self.net.eval()
+
+    def objective(self):
+        """The training objective: None (the trainer's own) unless ABCC physics weights are set."""
+        abcc = self.config.abcc
+        if abcc is None or not abcc.uses_physics:
+            return None
+        return abcc_parts.PhysicsObjective(
+            build_objective(self.training), abcc.lambda_mass, abcc.lambda_peak,
+            flow_scale=None if self.config.target == "chemical_flow" else self.flow_scale,
+            t_max=abcc.physics_t_max, max_rows=abcc.physics_rows)
+
+    def load_net(self, run_dir: str | Path) -> torch.nn.Module:
+        """The trained (EMA) network of a run folder: a SiT1D, or a StreamNet with two streams."""
+        abcc = self.config.abcc
+        if abcc is not None and abcc.two_stream:
+            return StreamNet.from_run(run_dir, ema=True)
+        return SiT1D.from_run(run_dir, ema=True)
 
     # -------------------------------------------------------------- prediction
     def encode_target(self, x: np.ndarray, s0: np.ndarray) -> np.ndarray:
@@ -142,13 +210,40 @@ class FlowForecaster:
         """Point forecast: the mean of ``n_samples`` draws, (len(steps), W)."""
         return self.sample(context, steps).mean(axis=0)
 
+    def sample_streams(self, context: Experiment, steps: np.ndarray, n_samples: int | None = None,
+                       seed: int | None = None) -> dict[str, np.ndarray]:
+        """Draws split into streams (two-stream ABCC models only); every array (N, k, W).
+
+        ``total`` = ``reference + elec + sei + residual``: the forecast spectra (as
+        :meth:`sample`); ``reference``: s_v0 for the chemical-flow target (the streams are
+        then changes from it), zero for the spectrum target; ``elec``, ``sei``: the
+        electrolyte and SEI contributions, each in the span of its calibration spectra;
+        ``residual``: the rest (baseline offset/slope, or anything outside the span with
+        ``residual = "full"``). All in the forecast's (normalised absorbance) units.
+        """
+        if getattr(self, "streams", None) is None:
+            raise OperandoError(f"{self.name} has no two-stream head (abcc.two_stream is off)")
+        total = self.sample(context, steps, n_samples, seed)
+        s0 = np.repeat(context.absorbance[:1].astype(np.float64), len(np.asarray(steps)), axis=0)[None]
+        reference = s0 if self.config.target == "chemical_flow" else np.zeros_like(s0)
+        change = total - reference
+        scale = self.config.clip_scale if self.config.target == "chemical_flow" else 1.0
+        elec, sei, _ = self.streams.split(change / scale)
+        elec, sei = elec * scale, sei * scale
+        return {"total": total, "reference": np.broadcast_to(reference, total.shape).copy(),
+                "elec": elec, "sei": sei, "residual": change - elec - sei}
+
     # ------------------------------------------------------------- persistence
     def save(self, run_dir: str | Path) -> None:
         run_dir = Path(run_dir)
-        write_text(run_dir / "forecaster.json", json.dumps(
-            {"seed": self.seed, "model": dataclasses.asdict(self.config)}, indent=2))
         save_tensors(run_dir / "encoder.safetensors",
                      {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in self.encoder.state().items()})
+        if getattr(self, "streams", None) is not None:
+            abcc_parts.write_stream_info(run_dir, self.streams,
+                                         {"training_energy_share": getattr(self, "stream_summary", None)})
+        # Last: forecaster.json marks a finished run folder.
+        write_text(run_dir / "forecaster.json", json.dumps(
+            {"seed": self.seed, "model": dataclasses.asdict(self.config)}, indent=2))
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "FlowForecaster":
@@ -157,9 +252,11 @@ class FlowForecaster:
         saved = json.loads((run_dir / "forecaster.json").read_text(encoding="utf-8"))
         self = cls(seed=saved["seed"], model=FlowModelConfig(**saved["model"]),
                    training=TrainConfig.load(run_dir / "config.json"), run_dir=run_dir)
-        self.encoder = ConditionEncoder.from_state({k: v.numpy() for k, v in
-                                                    load_tensors(run_dir / "encoder.safetensors").items()})
-        self.net = SiT1D.from_run(run_dir, ema=True)
+        state = {k: v.numpy() for k, v in load_tensors(run_dir / "encoder.safetensors").items()}
+        self.encoder = abcc_parts.condition_encoder_from_state(self.config.abcc, state)
+        self.net = self.load_net(run_dir)
+        self.streams = (StreamBasis.from_net(self.net, abcc_parts.read_stream_info(run_dir))
+                        if isinstance(self.net, StreamNet) else None)
         return self
 
 

@@ -14,7 +14,9 @@ down to one spatial axis:
   feature map followed by an MLP) regresses per-block shift/scale/gate, the gates start at
   zero so every block starts as the identity;
 * a zero-initialised final adaLN + linear layer maps each token back to P points; the output
-  is cropped back to W.
+  is cropped back to W. With ``out_channels`` C > 1 each token is mapped to C x P points and
+  the network returns C output maps (B, C, W) from the one shared trunk (the branches of the
+  ABCC two-stream head, :mod:`operando.models.abcc`).
 
 Classifier-free guidance: ``drop_cond`` (B,) replaces the *condition-vector* embedding by a
 learned null embedding. The initial spectrum ``s0`` is deliberately kept in the "null"
@@ -53,7 +55,8 @@ class SiT1DConfig:
     ``width``: number of points W of a spectrum (used by the learned positional embedding and
     for documentation; the sin-cos embedding accepts any width). ``cond_dim``: size F of the
     condition vector (0 = no condition vector). ``use_s0``: take the initial spectrum as a
-    second input channel. ``time_scale``: t and t - r (in [0, 1]) are multiplied by it before
+    second input channel. ``out_channels``: 1 (default) returns u (B, W); C > 1 returns C
+    output maps (B, C, W). ``time_scale``: t and t - r (in [0, 1]) are multiplied by it before
     the sinusoidal features. DiT uses 1000; MeanFlow's target contains the network's own
     d/dt, and a smooth time embedding (1.0) learned the one-step jump far better here: on a
     tiny overfitting problem, one-step error after 1000 steps was 0.017 of the data variance
@@ -71,9 +74,11 @@ class SiT1DConfig:
     pos_embed: str = "sincos"
     time_freq_dim: int = 256
     time_scale: float = 1.0
+    out_channels: int = 1
 
     def __post_init__(self):
-        if self.width < 1 or self.patch_size < 1 or self.depth < 1 or self.cond_dim < 0:
+        if (self.width < 1 or self.patch_size < 1 or self.depth < 1 or self.cond_dim < 0
+                or self.out_channels < 1):
             raise ValueError(f"invalid SiT1D size: {self}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of "
@@ -180,16 +185,16 @@ class DiTBlock(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    """adaLN then a linear map of each token to its P output points."""
+    """adaLN then a linear map of each token to its P output points (C x P for C channels)."""
 
-    def __init__(self, hidden_size: int, patch_size: int):
+    def __init__(self, hidden_size: int, patch_size: int, out_channels: int = 1):
         super().__init__()
         self.norm = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 2 * hidden_size))
-        self.linear = nn.Linear(hidden_size, patch_size)
+        self.linear = nn.Linear(hidden_size, out_channels * patch_size)
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
-        """x (B, N, D), c (B, D) -> (B, N, P)."""
+        """x (B, N, D), c (B, D) -> (B, N, C * P), channel-major within a token."""
         shift, scale = self.ada(c).chunk(2, dim=-1)
         return self.linear(_modulate(self.norm(x), shift, scale))
 
@@ -200,7 +205,7 @@ class SiT1D(nn.Module):
     Shapes: z (B, W), t (B,), r (B,), s0 (B, W) (required iff ``config.use_s0``), cond_vec
     (B, F) with F = ``config.cond_dim`` (None = use the null embedding for every sample),
     drop_cond (B,) bool/float (True/1 = replace cond_vec's embedding by the null embedding).
-    Returns u (B, W). Any W works with the sin-cos positional embedding; the learned one needs
+    Returns u (B, W), or (B, C, W) when ``config.out_channels`` C > 1. Any W works with the sin-cos positional embedding; the learned one needs
     W <= config.width.
 
     MeanFlow's average velocity takes (t, r); a flow-matching velocity is the same network with
@@ -225,7 +230,7 @@ class SiT1D(nn.Module):
             self.null_cond = nn.Parameter(torch.zeros(cfg.hidden_size))
         self.blocks = nn.ModuleList(DiTBlock(cfg.hidden_size, cfg.num_heads, cfg.mlp_ratio)
                                     for _ in range(cfg.depth))
-        self.final = FinalLayer(cfg.hidden_size, cfg.patch_size)
+        self.final = FinalLayer(cfg.hidden_size, cfg.patch_size, cfg.out_channels)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -273,7 +278,8 @@ class SiT1D(nn.Module):
 
     def forward(self, z: Tensor, t: Tensor, r: Tensor, *, s0: Tensor | None = None,
                 cond_vec: Tensor | None = None, drop_cond: Tensor | None = None) -> Tensor:
-        """z (B, W), t (B,), r (B,), s0 (B, W), cond_vec (B, F), drop_cond (B,) -> u (B, W)."""
+        """z (B, W), t (B,), r (B,), s0 (B, W), cond_vec (B, F), drop_cond (B,) -> u (B, W)
+        (or (B, C, W) for ``out_channels`` C > 1)."""
         cfg = self.config
         if z.dim() != 2:
             raise ValueError(f"z must have shape (B, W), got {tuple(z.shape)}")
@@ -295,8 +301,11 @@ class SiT1D(nn.Module):
         c = self.conditioning(t, r, cond_vec, drop_cond)
         for block in self.blocks:
             tokens = block(tokens, c)
-        out = self.final(tokens, c)                                      # (B, N, P)
-        return out.reshape(batch, num_patches * cfg.patch_size)[:, :width]
+        out = self.final(tokens, c)                                      # (B, N, C*P)
+        if cfg.out_channels == 1:
+            return out.reshape(batch, num_patches * cfg.patch_size)[:, :width]
+        out = out.reshape(batch, num_patches, cfg.out_channels, cfg.patch_size).transpose(1, 2)
+        return out.reshape(batch, cfg.out_channels, num_patches * cfg.patch_size)[:, :, :width]
 
     def _positions(self, num_patches: int) -> Tensor:
         if num_patches <= self.pos_embed.shape[1]:

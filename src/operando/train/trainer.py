@@ -189,14 +189,18 @@ def _write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def train(model: nn.Module, objective: Objective | None, tensors: Mapping[str, Tensor],
           config: TrainConfig, run_dir: str | Path, *, resume: bool = True,
-          callback: Callable[[int, float], None] | None = None) -> Path:
+          callback: Callable[[int, float], None] | None = None,
+          sampler: Callable[[int, torch.Generator], Tensor] | None = None) -> Path:
     """Train ``model`` in place and return ``run_dir``.
 
     model: ``model(z, t, r, **cond)`` network (its dtype is used for the data); objective:
     None builds it from ``config`` (:func:`build_objective`); tensors: ``x`` (N, W) plus
     conditions (N, ...) by name; resume: continue from ``run_dir/checkpoint`` when present;
     callback(step, loss): called after every optimiser step (raising in it interrupts the run,
-    as a crash would). Under torchrun every rank calls ``train`` identically; rank 0 writes.
+    as a crash would). sampler(batch_size, generator) -> (batch_size,) int64 row indices of a
+    global batch, drawn from ``generator`` only (so every rank draws the same batch and a
+    resumed run continues the same sequence); None draws rows uniformly. Under torchrun every
+    rank calls ``train`` identically; rank 0 writes.
     """
     n_rows = _check_tensors(tensors)
     objective = build_objective(config) if objective is None else objective
@@ -205,14 +209,15 @@ def train(model: nn.Module, objective: Objective | None, tensors: Mapping[str, T
         config.device == "auto" and torch.cuda.is_available()) else "cpu"
     info = distributed.setup(device_type)
     try:
-        return _train(model, objective, tensors, n_rows, config, run_dir, resume, callback, info)
+        return _train(model, objective, tensors, n_rows, config, run_dir, resume, callback, info, sampler)
     finally:
         distributed.teardown(info)
 
 
 def _train(model: nn.Module, objective: Objective, tensors: Mapping[str, Tensor], n_rows: int,
            config: TrainConfig, run_dir: Path, resume: bool,
-           callback: Callable[[int, float], None] | None, info: distributed.DistInfo) -> Path:
+           callback: Callable[[int, float], None] | None, info: distributed.DistInfo,
+           sampler: Callable[[int, torch.Generator], Tensor] | None = None) -> Path:
     device = resolve_device(config.device, info)
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)
@@ -258,7 +263,8 @@ def _train(model: nn.Module, objective: Objective, tensors: Mapping[str, Tensor]
         for group in optimizer.param_groups:
             group["lr"] = lr
         # The global batch is drawn identically on every rank; each keeps its own rows.
-        index = torch.randint(n_rows, (config.batch_size,), generator=generator)
+        index = (torch.randint(n_rows, (config.batch_size,), generator=generator) if sampler is None
+                 else sampler(config.batch_size, generator))
         noise = objective.draw(config.batch_size, sample_shape, generator, dtype)
         index = index[shard_start:shard_stop].to(device)
         noise = noise.shard(shard_start, shard_stop)
