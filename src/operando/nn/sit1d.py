@@ -199,30 +199,12 @@ class FinalLayer(nn.Module):
         return self.linear(_modulate(self.norm(x), shift, scale))
 
 
-class SiT1D(nn.Module):
-    """Velocity network ``u = model(z, t, r, s0=..., cond_vec=..., drop_cond=...)``.
+class SiTTrunk(nn.Module):
+    """What the 1D and 2D SiT share: embeddings of t, t - r and the condition vector, the DiT
+    blocks, the final layer, DiT initialisation and the adaLN conditioning. A subclass builds
+    its patch and position embeddings, then calls :meth:`build_trunk`."""
 
-    Shapes: z (B, W), t (B,), r (B,), s0 (B, W) (required iff ``config.use_s0``), cond_vec
-    (B, F) with F = ``config.cond_dim`` (None = use the null embedding for every sample),
-    drop_cond (B,) bool/float (True/1 = replace cond_vec's embedding by the null embedding).
-    Returns u (B, W), or (B, C, W) when ``config.out_channels`` C > 1. Any W works with the sin-cos positional embedding; the learned one needs
-    W <= config.width.
-
-    MeanFlow's average velocity takes (t, r); a flow-matching velocity is the same network with
-    r = t (the gap embedding then sees t - r = 0).
-    """
-
-    def __init__(self, config: SiT1DConfig):
-        super().__init__()
-        self.config = config
-        cfg = config
-        in_channels = 2 if cfg.use_s0 else 1
-        self.patch_embed = nn.Linear(in_channels * cfg.patch_size, cfg.hidden_size)
-        if cfg.pos_embed == "learned":
-            self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_patches, cfg.hidden_size))
-        else:
-            positions = sincos_positions(cfg.num_patches, cfg.hidden_size)[None]
-            self.register_buffer("pos_embed", positions, persistent=False)
+    def build_trunk(self, cfg, out_per_token: int) -> None:
         self.t_embed = TimeEmbedding(cfg.hidden_size, cfg.time_freq_dim, cfg.time_scale)
         self.gap_embed = TimeEmbedding(cfg.hidden_size, cfg.time_freq_dim, cfg.time_scale)
         if cfg.cond_dim > 0:
@@ -230,7 +212,7 @@ class SiT1D(nn.Module):
             self.null_cond = nn.Parameter(torch.zeros(cfg.hidden_size))
         self.blocks = nn.ModuleList(DiTBlock(cfg.hidden_size, cfg.num_heads, cfg.mlp_ratio)
                                     for _ in range(cfg.depth))
-        self.final = FinalLayer(cfg.hidden_size, cfg.patch_size, cfg.out_channels)
+        self.final = FinalLayer(cfg.hidden_size, out_per_token)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -275,6 +257,33 @@ class SiT1D(nn.Module):
         elif cond_vec is not None:
             raise ValueError("this model was built with cond_dim=0 but got a cond_vec")
         return c
+
+
+class SiT1D(SiTTrunk):
+    """Velocity network ``u = model(z, t, r, s0=..., cond_vec=..., drop_cond=...)``.
+
+    Shapes: z (B, W), t (B,), r (B,), s0 (B, W) (required iff ``config.use_s0``), cond_vec
+    (B, F) with F = ``config.cond_dim`` (None = use the null embedding for every sample),
+    drop_cond (B,) bool/float (True/1 = replace cond_vec's embedding by the null embedding).
+    Returns u (B, W), or (B, C, W) when ``config.out_channels`` C > 1. Any W works with the sin-cos positional embedding; the learned one needs
+    W <= config.width.
+
+    MeanFlow's average velocity takes (t, r); a flow-matching velocity is the same network with
+    r = t (the gap embedding then sees t - r = 0).
+    """
+
+    def __init__(self, config: SiT1DConfig):
+        super().__init__()
+        self.config = config
+        cfg = config
+        in_channels = 2 if cfg.use_s0 else 1
+        self.patch_embed = nn.Linear(in_channels * cfg.patch_size, cfg.hidden_size)
+        if cfg.pos_embed == "learned":
+            self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_patches, cfg.hidden_size))
+        else:
+            positions = sincos_positions(cfg.num_patches, cfg.hidden_size)[None]
+            self.register_buffer("pos_embed", positions, persistent=False)
+        self.build_trunk(cfg, cfg.out_channels * cfg.patch_size)
 
     def forward(self, z: Tensor, t: Tensor, r: Tensor, *, s0: Tensor | None = None,
                 cond_vec: Tensor | None = None, drop_cond: Tensor | None = None) -> Tensor:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from operando.nn.sit1d import DiTBlock, FinalLayer, TimeEmbedding, sinusoidal_features
+from operando.nn.sit1d import SiTTrunk, sinusoidal_features
 
 _PRESETS: dict[str, dict] = {
     # Unit tests and CPU smoke runs: 8 x 8 latents -> 16 tokens.
@@ -117,11 +117,7 @@ def sincos_positions_2d(grid_h: int, grid_w: int, dim: int) -> Tensor:
                       sinusoidal_features(cols, dim // 2)], dim=-1).float()
 
 
-def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.SiLU(), nn.Linear(d_hidden, d_out))
-
-
-class SiT2D(nn.Module):
+class SiT2D(SiTTrunk):
     """Velocity network ``u = model(z, t, r, s0=..., cond_vec=..., drop_cond=...)``.
 
     Shapes: z (B, C, H, W), t (B,), r (B,), s0 (B, C, H, W) (required iff ``config.use_s0``),
@@ -141,56 +137,7 @@ class SiT2D(nn.Module):
             self.register_buffer("pos_embed", sincos_positions_2d(cfg.grid_size, cfg.grid_size,
                                                                   cfg.hidden_size)[None],
                                  persistent=False)
-        self.t_embed = TimeEmbedding(cfg.hidden_size, cfg.time_freq_dim, cfg.time_scale)
-        self.gap_embed = TimeEmbedding(cfg.hidden_size, cfg.time_freq_dim, cfg.time_scale)
-        if cfg.cond_dim > 0:
-            self.cond_embed = _mlp(cfg.cond_dim, cfg.hidden_size, cfg.hidden_size)
-            self.null_cond = nn.Parameter(torch.zeros(cfg.hidden_size))
-        self.blocks = nn.ModuleList(DiTBlock(cfg.hidden_size, cfg.num_heads, cfg.mlp_ratio)
-                                    for _ in range(cfg.depth))
-        self.final = FinalLayer(cfg.hidden_size, cfg.in_channels * p * p)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """DiT initialisation: Xavier linears, N(0, 0.02) embeddings, zero adaLN and output."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        for embed in (self.t_embed, self.gap_embed):
-            nn.init.normal_(embed.mlp[0].weight, std=0.02)
-            nn.init.normal_(embed.mlp[2].weight, std=0.02)
-        if isinstance(self.pos_embed, nn.Parameter):
-            nn.init.normal_(self.pos_embed, std=0.02)
-        if self.config.cond_dim > 0:
-            nn.init.normal_(self.null_cond, std=0.02)
-        for block in self.blocks:
-            nn.init.zeros_(block.ada[-1].weight)
-            nn.init.zeros_(block.ada[-1].bias)
-        nn.init.zeros_(self.final.ada[-1].weight)
-        nn.init.zeros_(self.final.ada[-1].bias)
-        nn.init.zeros_(self.final.linear.weight)
-        nn.init.zeros_(self.final.linear.bias)
-
-    def conditioning(self, t: Tensor, r: Tensor, cond_vec: Tensor | None,
-                     drop_cond: Tensor | None) -> Tensor:
-        """adaLN conditioning c (B, D) from t (B,), r (B,), cond_vec (B, F), drop_cond (B,)."""
-        c = self.t_embed(t) + self.gap_embed(t - r)
-        if self.config.cond_dim > 0:
-            null = self.null_cond.to(c.dtype).expand_as(c)
-            if cond_vec is None:
-                return c + null
-            if cond_vec.shape != (t.shape[0], self.config.cond_dim):
-                raise ValueError(f"cond_vec must have shape (B, {self.config.cond_dim}), "
-                                 f"got {tuple(cond_vec.shape)}")
-            embedded = self.cond_embed(cond_vec)
-            if drop_cond is not None:
-                # torch.where keeps both branches in the graph (every parameter gets a gradient).
-                embedded = torch.where(drop_cond.to(torch.bool)[:, None], null, embedded)
-            return c + embedded
-        if cond_vec is not None:
-            raise ValueError("this model was built with cond_dim=0 but got a cond_vec")
-        return c
+        self.build_trunk(cfg, cfg.in_channels * p * p)
 
     def forward(self, z: Tensor, t: Tensor, r: Tensor, *, s0: Tensor | None = None,
                 cond_vec: Tensor | None = None, drop_cond: Tensor | None = None) -> Tensor:
