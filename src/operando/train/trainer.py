@@ -67,14 +67,15 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     objective: str = "meanflow"
-    time_mean: float = -0.4
-    time_std: float = 1.0
-    r_neq_t_ratio: float = 0.25
-    adaptive_p: float = 0.75
-    adaptive_c: float = 1e-3
-    cfg_omega: float = 1.0
-    cfg_kappa: float = 0.5
-    cond_drop_prob: float = 0.1
+    # The objective's hyper-parameters; defaults are MeanFlow's own (one source of truth).
+    time_mean: float = MeanFlow.time_mean
+    time_std: float = MeanFlow.time_std
+    r_neq_t_ratio: float = MeanFlow.r_neq_t_ratio
+    adaptive_p: float = MeanFlow.adaptive_p
+    adaptive_c: float = MeanFlow.adaptive_c
+    cfg_omega: float = MeanFlow.cfg_omega
+    cfg_kappa: float = MeanFlow.cfg_kappa
+    cond_drop_prob: float = MeanFlow.cond_drop_prob
 
     def __post_init__(self):
         self.adam_betas = tuple(self.adam_betas)
