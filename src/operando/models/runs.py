@@ -14,6 +14,9 @@ training settings (:class:`~operando.train.trainer.TrainConfig`)::
     [training]
     steps = 4000
 
+``[model] representation = "waveform"`` (with a ``[model.waveform]`` table) trains the image
+route instead (:mod:`operando.models.latent`).
+
 :func:`train_run` writes ``<out>/<name>/`` with ``run.json`` (the full config, every default
 filled in), the split's index file, the trainer's files and the fitted forecaster; running it
 again on the same folder resumes an interrupted run. :func:`load_run` rebuilds the forecaster.
@@ -120,7 +123,7 @@ def train_run(config: RunConfig, *, progress: bool = True):
     from operando.bench.task import masked
     from operando.data.dataset import OperandoDataset
     from operando.data.preprocess import preprocess_dataset
-    from operando.models.generative import FlowForecaster
+    from operando.models.latent import forecaster_class
 
     ds = preprocess_dataset(OperandoDataset.load(config.data))
     run_dir = config.run_dir
@@ -133,17 +136,19 @@ def train_run(config: RunConfig, *, progress: bool = True):
         train = [masked(ds[name], steps) for name, steps in split.train.items() if len(steps)]
     training = config.train_config()
     training.progress = progress
-    model = FlowForecaster(seed=config.seed, model=config.model_config(), training=training, run_dir=run_dir)
+    model_config = config.model_config()
+    model = forecaster_class(model_config)(seed=config.seed, model=model_config, training=training, run_dir=run_dir)
     model.fit(train)
     return model
 
 
 def load_run(run_dir: str | Path):
-    """The fitted forecaster saved in ``run_dir`` (CPU)."""
-    from operando.models.generative import FlowForecaster
+    """The fitted forecaster saved in ``run_dir`` (CPU): a FlowForecaster, or a
+    WaveformFlowForecaster for ``representation = "waveform"``."""
+    from operando.models.latent import load_flow_forecaster
 
     run_dir = Path(run_dir)
     if not (run_dir / "forecaster.json").exists():
         raise InputError(run_dir, "not a finished training run (no forecaster.json); train it with "
                                   "`operando train --config ...`")
-    return FlowForecaster.load(run_dir)
+    return load_flow_forecaster(run_dir)
