@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import platform
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch
 
 from operando.atomic import write_text
 from operando.bench.runner import NOISE_FLOOR, format_table, load_summaries, markdown_table
+from operando.train.checkpoint import load_tensors
 
 
 def run_rows(results: Path) -> list[str]:
@@ -29,10 +29,8 @@ def run_rows(results: Path) -> list[str]:
         if not (run / "forecaster.json").exists():  # unfinished run: no fitted model to report
             continue
         m = pd.read_csv(metrics)
-        cfg = json.loads((run / "model_config.json").read_text())
-        from operando.nn.sit1d import SiT1D, SiT1DConfig
-
-        params = SiT1D(SiT1DConfig.from_dict(cfg)).num_parameters()
+        # Counted from the weights file, so every network kind (SiT1D, two-stream) is covered.
+        params = sum(t.numel() for t in load_tensors(run / "model.safetensors").values())
         # "converged": first logged step whose smoothed loss is within 5 % of the final one.
         smooth = m["mse"].rolling(5, min_periods=1).mean()
         final = smooth.iloc[-1]
@@ -45,6 +43,8 @@ def run_rows(results: Path) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, default=Path("outputs/results"))
+    ap.add_argument("--ablation", type=Path, default=Path("outputs/ablation"),
+                    help="folder of benchmarks/ablation.py (its ablation.md is included when present)")
     ap.add_argument("--out", type=Path, default=Path("docs/results.md"))
     args = ap.parse_args()
 
@@ -71,6 +71,16 @@ def main() -> None:
                   "Converged = first logged step whose 5-point smoothed training MSE is within 5 % of its final value.", "",
                   "| run | parameters | steps | train time [s] | converged at step | converged after [s] | final MSE |",
                   "|---|---|---|---|---|---|---|", *runs, ""]
+    sampling = args.results / "speed" / "sampling.md"
+    if sampling.exists():
+        lines += ["## One-step MeanFlow against multi-step flow matching", "",
+                  "From `python benchmarks/bench_sampling.py` (same process, same threads for both models):", "",
+                  sampling.read_text(encoding="utf-8").rstrip(), ""]
+    ablation = args.ablation / "ablation.md"
+    if ablation.exists():
+        lines += ["## ABCC ablation (Table 4 layout)", "",
+                  f"From `python benchmarks/ablation.py` (folder {args.ablation}):", "",
+                  ablation.read_text(encoding="utf-8").rstrip(), ""]
     write_text(args.out, "\n".join(lines))
     print(f"wrote {args.out}")
 

@@ -66,6 +66,12 @@ def test_heatmap(sequence, tmp_path):
     check_png(tmp_path / "d.png")
     check_spectral_axes(fig, wn, 1)
     assert any(lbl.startswith("ΔAbsorbance") for lbl in all_labels(fig))
+    # The colour scale spans the change from the given reference, not from the first row.
+    reference = a[0] - 0.5
+    fig = plot_heatmap(wn, t, a, v, difference=True, reference=reference)
+    mesh = spectral_axes(fig)[0].get_images() or spectral_axes(fig)[0].collections
+    shown = np.asarray(mesh[0].get_array(), dtype=np.float64)
+    assert np.isclose(np.abs(shown).max(), np.abs(a - reference).max())
 
 
 def test_waterfall(sequence, tmp_path):

@@ -182,3 +182,19 @@ def test_bad_tensors_are_reported(tmp_path):
         train(tiny_model(), None, {"s0": data["s0"]}, quick_config(), tmp_path)
     with pytest.raises(OperandoError, match="rows"):
         train(tiny_model(), None, {**data, "s0": data["s0"][:3]}, quick_config(), tmp_path)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_the_floor():
+    from operando.train.trainer import learning_rate
+
+    config = TrainConfig(steps=1100, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.1)
+    assert learning_rate(config, 50) == pytest.approx(5e-4)
+    assert learning_rate(config, 100) == pytest.approx(1e-3)
+    assert learning_rate(config, 600) == pytest.approx(1e-4 + 0.5 * 9e-4)  # halfway: cos(pi/2) = 0
+    assert learning_rate(config, 1100) == pytest.approx(1e-4)
+    lrs = [learning_rate(config, s) for s in range(100, 1101)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    constant = TrainConfig(steps=1100, lr=1e-3, warmup_steps=100)
+    assert learning_rate(constant, 1100) == 1e-3
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")

@@ -113,7 +113,7 @@ class Forecast:
 
     def plot(self, folder: str | Path) -> list[Path]:
         """Write ``forecast_heatmap.png`` (absorbance), ``forecast_difference.png`` (change from
-        step 0) and ``forecast_stages.png`` (beginning, middle, end; interval shaded) into ``folder``."""
+        the static input spectrum) and ``forecast_stages.png`` (beginning, middle, end; interval shaded) into ``folder``."""
         from operando.plots import plot_heatmap
 
         folder = Path(folder)
@@ -125,7 +125,8 @@ class Forecast:
         plot_heatmap(self.wavenumber_cm1, self.time_s, self.mean, self.voltage_v,
                      title=f"Forecast {name}".strip(), path=heatmap)
         plot_heatmap(self.wavenumber_cm1, self.time_s, self.mean, self.voltage_v, difference=True,
-                     title=f"Forecast {name}: change from step 0".replace("  ", " "), path=difference)
+                     reference=self.static_absorbance,
+                     title=f"Forecast {name}: change from the static spectrum".replace("  ", " "), path=difference)
         plot_forecast_stages(self, path=stages)
         return [heatmap, difference, stages]
 

@@ -2,7 +2,8 @@
 
 simulate OpIRSpec-7K-sim (and its calibration set) -> dataset statistics (the paper's
 Figure 2) -> OpIRBench for every registered model on both splits -> the report. Every file
-lands under ``--out``; the last line printed is the path of the report.
+lands under ``--out``; MeanFlow's random-split run folder (``results/runs/meanflow-random``) is
+the default model for ``operando forecast``; the last line printed is the path of the report.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from operando.bench.suite import run_suite
     from operando.data.stats import dataset_stats, format_stats, plot_dataset_stats
-    from operando.models import MODEL_REGISTRY
+    from operando.models import PIPELINE_MODELS
     from operando.report import write_report
     from operando.simulate import simulate_calibration, simulate_dataset
 
@@ -42,13 +43,16 @@ def run(args) -> int:
     plot_dataset_stats(ds, out / "stats", stats=stats)
 
     print("== 3/4 OpIRBench: every registered model, random and system splits")
-    run_suite(data_path, sorted(MODEL_REGISTRY), ("random", "system"), out / "results",
+    run_suite(data_path, PIPELINE_MODELS, ("random", "system"), out / "results",
               seed=args.seed, quick=args.quick)
 
     print("== 4/4 report")
     report = write_report(out / "report.html", data=data_path, results=out / "results",
                           run=out / "results" / "runs" / "meanflow-system", calibration=calibration_path)
     print(f"done in {time.perf_counter() - started:.0f} s")
+    default_model = out / "results" / "runs" / "meanflow-random"
+    print(f"default model for your own cells: {default_model}  (operando forecast --run {default_model} "
+          "--spectrum FILE --voltage FILE --meta experiment.json -o forecast/; docs/bring-your-own-data.md)")
     print(f"report: {report}")
     return 0
 

@@ -8,9 +8,12 @@ so that differences between models come from the models, not from what they were
   (the OpIRBench task allows the voltage history up to the query step, not beyond).
 * :func:`condition_vector` (N_CONDITION_FEATURES,): salt molarity, solvent volume fractions over a
   fixed vocabulary (weight fractions converted with densities), additive weight percents,
-  working-electrode and protocol one-hots. Unknown names fall into an ``other`` slot.
+  working-electrode and protocol one-hots. Unknown names fall into an ``other`` slot, with a
+  warning (once per name): a model cannot tell two unknown electrodes or solvents apart.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -34,11 +37,18 @@ N_STEP_FEATURES = len(STEP_FEATURE_NAMES)
 N_CONDITION_FEATURES = 1 + len(SOLVENT_VOCAB) + len(ADDITIVE_VOCAB) + len(ELECTRODE_VOCAB) + len(PROTOCOL_VOCAB)
 
 
-def _slot(name: str, vocab: tuple[str, ...]) -> int:
+_WARNED_UNKNOWN: set[tuple[str, str]] = set()
+
+
+def _slot(name: str, vocab: tuple[str, ...], kind: str) -> int:
     key = name.strip().lower()
     for i, v in enumerate(vocab):
         if key == v.lower() or key.startswith(v.lower() + "/") or key.startswith(v.lower() + " "):
             return i
+    if (kind, key) not in _WARNED_UNKNOWN:
+        _WARNED_UNKNOWN.add((kind, key))
+        warnings.warn(f"{kind} {name!r} is not in the cell embedding's vocabulary {vocab[:-1]}; it is "
+                      "encoded as 'other', like every other unknown name", UserWarning, stacklevel=3)
     return len(vocab) - 1
 
 
@@ -59,14 +69,14 @@ def condition_vector(meta: ExperimentMeta) -> np.ndarray:
     el = meta.electrolyte
     solvents = np.zeros(len(SOLVENT_VOCAB))
     for name, frac in volume_fractions(el).items():
-        solvents[_slot(name, SOLVENT_VOCAB)] += frac
+        solvents[_slot(name, SOLVENT_VOCAB, 'solvent')] += frac
     additives = np.zeros(len(ADDITIVE_VOCAB))
     for a in el.additives:
-        additives[_slot(a.name, ADDITIVE_VOCAB)] += a.amount
+        additives[_slot(a.name, ADDITIVE_VOCAB, 'additive')] += a.amount
     electrode = np.zeros(len(ELECTRODE_VOCAB))
-    electrode[_slot(meta.working_electrode, ELECTRODE_VOCAB)] = 1.0
+    electrode[_slot(meta.working_electrode, ELECTRODE_VOCAB, 'working electrode')] = 1.0
     protocol = np.zeros(len(PROTOCOL_VOCAB))
-    protocol[_slot(meta.protocol, PROTOCOL_VOCAB)] = 1.0
+    protocol[_slot(meta.protocol, PROTOCOL_VOCAB, 'protocol')] = 1.0
     return np.concatenate([[el.salt.amount], solvents, additives, electrode, protocol])
 
 

@@ -71,17 +71,19 @@ def _voltage_colors(voltage_v: np.ndarray | None, time_s: np.ndarray | None, n: 
 
 def plot_heatmap(wavenumber_cm1: np.ndarray, time_s: np.ndarray, absorbance: np.ndarray,
                  voltage_v: np.ndarray | None = None, *, difference: bool = False,
-                 title: str | None = None, path: str | Path | None = None) -> Figure:
+                 reference: np.ndarray | None = None, title: str | None = None,
+                 path: str | Path | None = None) -> Figure:
     """Sequence heatmap (wavenumber across, time up) with the voltage curve beside it.
 
     ``wavenumber_cm1`` (w,), ``time_s`` (n,), ``absorbance`` (n, w), ``voltage_v`` (n,) or
-    None. With ``difference`` the first spectrum is subtracted and a diverging colour scale
+    None. With ``difference`` the ``reference`` spectrum (w,) is subtracted (default: the
+    first row; a forecast passes its static input spectrum) and a diverging colour scale
     centred on zero is used.
     """
     wn, a = _check_sequence(wavenumber_cm1, absorbance)
     t, t_label = time_axis(time_s, a.shape[0])
     if difference:
-        a = a - a[0]
+        a = a - (a[0] if reference is None else np.asarray(reference, dtype=np.float64).reshape(1, -1))
     fig = new_figure(9.0, 5.0)
     if voltage_v is not None:
         ax, ax_v = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [4, 1]})

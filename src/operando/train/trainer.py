@@ -20,6 +20,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,9 @@ class TrainConfig:
     """Training configuration, saved as ``run_dir/config.json``.
 
     Optimiser: AdamW(lr, betas, weight_decay), linear warm-up over ``warmup_steps`` then
-    constant lr (MeanFlow: Adam, lr 1e-4, betas (0.9, 0.95), no weight decay). ``ema_decay``:
+    ``lr_schedule``: "constant" (MeanFlow's reference recipe: Adam, lr 1e-4, betas (0.9, 0.95),
+    no weight decay) or "cosine" (decay to ``min_lr_ratio * lr`` at ``steps``; for short CPU
+    budgets, where a constant lr leaves the loss at its SGD noise level). ``ema_decay``:
     EMA of the weights kept for sampling, with the usual warm-up min(decay, (1+s)/(10+s)).
     ``grad_clip``: max global gradient norm (None = off). ``device``: "auto", "cpu", "cuda".
     ``objective``: "meanflow" or "flow_matching"; the remaining fields are the objective's
@@ -60,6 +63,8 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = 0.0
     warmup_steps: int = 0
+    lr_schedule: str = "constant"
+    min_lr_ratio: float = 0.0
     ema_decay: float = 0.999
     grad_clip: float | None = None
     log_every: int = 50
@@ -82,6 +87,8 @@ class TrainConfig:
         if self.objective not in ("meanflow", "flow_matching"):
             raise ValueError("objective must be 'meanflow' or 'flow_matching', "
                              f"got {self.objective!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.steps < 1 or self.batch_size < 1 or self.log_every < 1 or self.ckpt_every < 1:
             raise ValueError("steps, batch_size, log_every and ckpt_every must be >= 1")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -127,10 +134,16 @@ def build_objective(config: TrainConfig) -> MeanFlow | FlowMatching:
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
-    """lr of (1-based) ``step``: linear warm-up, then constant."""
+    """lr of (1-based) ``step``: linear warm-up, then constant or cosine decay to
+    ``min_lr_ratio * lr`` at ``config.steps``."""
     if config.warmup_steps > 0 and step <= config.warmup_steps:
         return config.lr * step / config.warmup_steps
-    return config.lr
+    if config.lr_schedule == "constant":
+        return config.lr
+    span = max(config.steps - config.warmup_steps, 1)
+    progress = min(max(step - config.warmup_steps, 0) / span, 1.0)
+    floor = config.min_lr_ratio * config.lr
+    return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def resolve_device(name: str, info: distributed.DistInfo) -> torch.device:

@@ -1,0 +1,104 @@
+"""One-step MeanFlow against multi-step flow matching: prediction time and accuracy.
+
+Loads two trained run folders (by default the ones `operando bench` / `operando pipeline`
+leave under ``<results>/runs``: ``meanflow-<split>`` and ``flow-matching-<split>``), forecasts
+every test spectrum of the OpIRBench split from its experiment's first spectrum with each
+sampler setting, and records wall time and MAE (of the point forecast = mean of the draws).
+Both models run in this one process, one after the other, with the same torch thread count,
+so the times compare.
+
+Writes ``<out>/sampling.json`` and ``<out>/sampling.md`` (read by regenerate_results.py).
+
+Run (after `operando bench --model meanflow --model flow-matching --split system`)::
+
+    python benchmarks/bench_sampling.py --data outputs/opirspec7k-sim.h5 \\
+        --results outputs/results --split system --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from operando.atomic import write_text
+from operando.bench.metrics import spectrum_metrics
+from operando.bench.runner import markdown_table
+from operando.bench.splits import get_split
+from operando.bench.task import masked
+from operando.data.dataset import OperandoDataset
+from operando.data.preprocess import preprocess_dataset
+from operando.models.generative import FlowForecaster
+
+
+def forecast_test_set(model: FlowForecaster, ds: OperandoDataset, test: dict, draws: int,
+                      seed: int = 0) -> tuple[float, float, int]:
+    """(seconds, MAE, n_spectra) of the point forecast (mean of ``draws``) of every test step."""
+    errors = []
+    started = time.perf_counter()
+    for name, steps in test.items():
+        e = ds[name]
+        pred = model.sample(masked(e, [0]), np.asarray(steps), n_samples=draws, seed=seed).mean(axis=0)
+        errors.append(spectrum_metrics(e.absorbance[steps].astype(np.float64), pred)["MAE"])
+    seconds = time.perf_counter() - started
+    errors = np.concatenate(errors)
+    return seconds, float(errors.mean()), len(errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="dataset (.h5) the runs were trained on")
+    parser.add_argument("--results", type=Path, default=Path("outputs/results"), help="`operando bench` --out")
+    parser.add_argument("--split", choices=("random", "system"), default="system")
+    parser.add_argument("--meanflow", type=Path, default=None, help="run folder (default <results>/runs/meanflow-<split>)")
+    parser.add_argument("--flow-matching", type=Path, default=None,
+                        help="run folder (default <results>/runs/flow-matching-<split>)")
+    parser.add_argument("--draws", type=int, nargs="+", default=[1, 4], help="draws per forecast")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None, help="default <results>/speed")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    out = args.out or args.results / "speed"
+    runs = {"MeanFlow": args.meanflow or args.results / "runs" / f"meanflow-{args.split}",
+            "Flow matching": args.flow_matching or args.results / "runs" / f"flow-matching-{args.split}"}
+
+    ds = preprocess_dataset(OperandoDataset.load(args.data))
+    split = get_split(ds, args.split, args.results / "splits", seed=0)
+    rows = []
+    for label, run in runs.items():
+        model = FlowForecaster.load(run)
+        for draws in args.draws:
+            seconds, mae, n = forecast_test_set(model, ds, split.test, draws)
+            rows.append({"model": label, "run": str(run), "sampler steps": model.config.sample_steps,
+                         "draws": draws, "network evaluations per spectrum": model.config.sample_steps * draws,
+                         "test spectra": n, "predict seconds": round(seconds, 3), "MAE": mae})
+            print(f"{label:14s} {model.config.sample_steps:3d}-step x {draws} draws: {seconds:8.2f} s, "
+                  f"MAE {mae / 1e-2:.3f}e-2 ({n} spectra)", flush=True)
+    table = pd.DataFrame(rows)
+    speedups = []
+    for draws in args.draws:
+        at = table[table["draws"] == draws].set_index("model")
+        speedups.append({"draws": draws,
+                         "speed-up (flow matching time / MeanFlow time)":
+                             round(at.loc["Flow matching", "predict seconds"] / at.loc["MeanFlow", "predict seconds"], 1),
+                         "MAE MeanFlow (x1e-2)": round(at.loc["MeanFlow", "MAE"] / 1e-2, 3),
+                         "MAE flow matching (x1e-2)": round(at.loc["Flow matching", "MAE"] / 1e-2, 3)})
+    result = {"split": args.split, "threads": args.threads, "torch": torch.__version__,
+              "rows": rows, "speedups": speedups}
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "sampling.json", json.dumps(result, indent=2))
+    shown = table.drop(columns=["run"]).assign(MAE=lambda t: (t["MAE"] / 1e-2).round(3))
+    shown = shown.rename(columns={"MAE": "MAE (x1e-2)"})
+    md = (f"Prediction of the {args.split}-split test set ({rows[0]['test spectra']} spectra) from each "
+          f"experiment's first spectrum, {args.threads} torch threads, one process.\n\n"
+          + markdown_table(shown) + "\n\n" + markdown_table(pd.DataFrame(speedups)) + "\n")
+    write_text(out / "sampling.md", md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
