@@ -131,3 +131,16 @@ def test_damaged_mpt_is_refused(tmp_path, edit, message):
     f.write_text(edit(f.read_text(encoding="latin-1")), encoding="latin-1")
     with pytest.raises(InputError, match=message):
         read_mpt(f)
+
+
+def test_csv_log_missing_column_is_named_the_csv_way(tmp_path):
+    good = tmp_path / "profile.csv"
+    good.write_text("Time [s],Voltage [V],Current [mA]\n0,3.0,-0.1\n10,2.9,-0.1\n")
+    log = read_echem(good)
+    np.testing.assert_array_equal(log.voltage_v, [3.0, 2.9])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Time [s],Potential [V]\n0,3.0\n10,2.9\n")
+    with pytest.raises(InputError, match=r"no voltage \('Voltage \[V\]'\) column; columns are 'Time \[s\]', "
+                                         r"'Potential \[V\]'") as err:
+        read_echem(bad)
+    assert "bad.csv" in str(err.value) and "Ewe" not in str(err.value)

@@ -115,8 +115,12 @@ def _build(path: Path, columns: list[str], rows: list[tuple[int, list[str]]] | d
     time_col = _pick(columns, TIME_COLUMNS)
     volt_col = _pick(columns, VOLTAGE_COLUMNS)
     if time_col is None or volt_col is None:
-        missing = " and ".join(n for n, c in (("time ('time/s')", time_col),
-                                              ("voltage ('Ewe/V' or '<Ewe>/V')", volt_col)) if c is None)
+        if metadata.get("format") == "csv":  # name the columns the way a CSV log must spell them
+            wanted = (("time ('Time [s]')", time_col), ("voltage ('Voltage [V]')", volt_col))
+            columns = [CSV_NAMES.get(c, c) for c in columns]
+        else:
+            wanted = (("time ('time/s')", time_col), ("voltage ('Ewe/V' or '<Ewe>/V')", volt_col))
+        missing = " and ".join(n for n, c in wanted if c is None)
         shown = ", ".join(repr(c) for c in columns[:12]) + (" ..." if len(columns) > 12 else "")
         raise InputError(path, f"no {missing} column; columns are {shown}", line=header_line)
     curr_col = _pick(columns, CURRENT_COLUMNS)
@@ -244,6 +248,11 @@ def read_mpr(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> Eche
     return _build(path, columns, table, started_at, None, metadata, None)
 
 
+# The project's CSV log columns and the EC-Lab names the column mapping knows.
+ECLAB_NAMES = {"Time [s]": "time/s", "Voltage [V]": "Ewe/V", "Current [mA]": "I/mA"}
+CSV_NAMES = {v: k for k, v in ECLAB_NAMES.items()}
+
+
 def read_echem_csv(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> EchemLog:
     """Read a CSV log with columns ``Time [s]``, ``Voltage [V]`` [, ``Current [mA]``]."""
     path = Path(path)
@@ -269,8 +278,7 @@ def read_echem_csv(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -
             rows.append((number, fields))
     if header is None:
         raise InputError(path, "empty file")
-    columns = ["time/s" if c == "Time [s]" else "Ewe/V" if c == "Voltage [V]" else "I/mA" if c == "Current [mA]"
-               else c for c in header[1]]
+    columns = [ECLAB_NAMES.get(c, c) for c in header[1]]
     if not rows:
         raise InputError(path, "no data rows after the header", line=header[0])
     return _build(path, columns, rows, started_at, None, metadata, header[0])
