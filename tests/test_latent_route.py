@@ -204,7 +204,7 @@ def test_config_validation():
 def test_shipped_configs_and_registry(tmp_path):
     small = RunConfig.load(CONFIGS / "meanflow-waveform-small.toml")
     route = small.model_config().waveform
-    assert (route.height, route.width, route.latent_size) == (64, 64, (8, 8))
+    assert (route.height, route.width, route.latent_size) == (32, 256, (4, 32))
     base = RunConfig.load(CONFIGS / "meanflow-waveform-base-gpu.toml")
     assert base.model_config().preset == "base" and base.model_config().waveform.latent_size == (32, 32)
     assert base.train_config().device == "cuda"
@@ -215,7 +215,7 @@ def test_shipped_configs_and_registry(tmp_path):
     assert "meanflow-waveform" in MODEL_REGISTRY and "meanflow-waveform" in GENERATIVE_MODELS
     assert "meanflow-waveform" not in PIPELINE_MODELS and "meanflow" in PIPELINE_MODELS
     model = build_model("meanflow-waveform", seed=3)
-    assert isinstance(model, WaveformFlowForecaster) and model.config.waveform.height == 64
+    assert isinstance(model, WaveformFlowForecaster) and (model.config.waveform.height, model.config.waveform.width) == (32, 256)
     (tmp_path / "forecaster.json").write_text('{"model": {"representation": "video"}}')
     with pytest.raises(InputError, match="forecaster.json"):
         load_flow_forecaster(tmp_path)

@@ -29,7 +29,7 @@ def _abcc(seed: int = 0, abcc: dict | None = None, **kwargs) -> FlowForecaster:
 
 
 def _meanflow_waveform(seed: int = 0, waveform: dict | None = None, **kwargs) -> FlowForecaster:
-    """The image route (operando.models.latent): latent MeanFlow on 64 x 64 waveform images with
+    """The image route (operando.models.latent): latent MeanFlow on 32 x 256 waveform images with
     a SiT2D of SiT1D `small`'s width and depth; ``waveform`` overrides WaveformRouteConfig fields."""
     from operando.models.latent import WaveformFlowForecaster
 
