@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=Path("outputs/results"))
     ap.add_argument("--ablation", type=Path, default=Path("outputs/ablation"),
                     help="folder of benchmarks/ablation.py (its ablation.md is included when present)")
+    ap.add_argument("--routes", type=Path, nargs="*", default=[Path("outputs/routes-random"), Path("outputs/routes-system")],
+                    help="folders of benchmarks/bench_routes.py (their routes.md are included when present)")
     ap.add_argument("--out", type=Path, default=Path("docs/results.md"))
     args = ap.parse_args()
 
@@ -76,6 +78,13 @@ def main() -> None:
         lines += ["## One-step MeanFlow against multi-step flow matching", "",
                   "From `python benchmarks/bench_sampling.py` (same process, same threads for both models):", "",
                   sampling.read_text(encoding="utf-8").rstrip(), ""]
+    for folder in args.routes:
+        routes = folder / "routes.md"
+        if routes.exists():
+            lines += [f"## Image route (waveform images, latent MeanFlow): {folder.name}", "",
+                      f"From `python benchmarks/bench_routes.py` (folder {folder}); the 1D route's rows are in the "
+                      "tables above (MeanFlow (small, 1-step), same training settings):", "",
+                      routes.read_text(encoding="utf-8").rstrip(), ""]
     ablation = args.ablation / "ablation.md"
     if ablation.exists():
         lines += ["## ABCC ablation (Table 4 layout)", "",
