@@ -60,6 +60,20 @@ REFERENCE_SYSTEM_PREFIX = "reference|"
 STREAMS_FILE = "streams.json"
 
 
+def settings_from_table(cls, value, what: str):
+    """An instance of the dataclass ``cls`` from itself or from a dict of its fields (a config
+    table); anything else, or an unknown key, raises ValueError naming ``what``."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} must be a table of {what} settings, got {type(value).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} settings {unknown}; known: {sorted(known)}")
+    return cls(**value)
+
+
 @dataclass
 class ABCCConfig:
     """The ABCC switches (all on by default; saved inside forecaster.json).
@@ -134,15 +148,9 @@ class ABCCConfig:
     @classmethod
     def from_value(cls, value: "ABCCConfig | Mapping | None") -> "ABCCConfig | None":
         """None, a config, or a dict of fields (unknown keys raise ValueError)."""
-        if value is None or isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise ValueError(f"abcc must be a table of ABCC settings, got {type(value).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(f"unknown abcc settings {unknown}; known: {sorted(known)}")
-        return cls(**value)
+        if value is None:
+            return None
+        return settings_from_table(cls, value, "abcc")
 
     @property
     def uses_physics(self) -> bool:

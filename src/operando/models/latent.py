@@ -54,6 +54,7 @@ from operando.flow import flow_matching, meanflow
 from operando.image.vae import (CONFIG_FILE, TRAIN_CONFIG_FILE, WEIGHTS_FILE, VAEConfig, VAETrainConfig,
                                 WaveformVAE, load_vae, save_vae, train_vae)
 from operando.image.waveform import WaveformConfig, image_to_spec, spec_to_image
+from operando.models.abcc import settings_from_table
 from operando.models.generative import FlowForecaster, FlowModelConfig
 from operando.nn.sit2d import SiT2D, SiT2DConfig
 
@@ -123,17 +124,7 @@ class WaveformRouteConfig:
     @classmethod
     def from_value(cls, value: "WaveformRouteConfig | Mapping | None") -> "WaveformRouteConfig":
         """A config, a dict of fields (unknown keys raise ValueError), or None (the defaults)."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise ValueError(f"waveform must be a table of image-route settings, got {type(value).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(f"unknown waveform settings {unknown}; known: {sorted(known)}")
-        return cls(**value)
+        return cls() if value is None else settings_from_table(cls, value, "waveform")
 
     def drawing_config(self, s_max: float) -> WaveformConfig:
         return WaveformConfig(**{**self.drawing, "height": self.height, "width": self.width, "s_max": s_max})
