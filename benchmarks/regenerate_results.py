@@ -40,6 +40,25 @@ def run_rows(results: Path) -> list[str]:
     return rows
 
 
+def ranking(summaries: list[dict]) -> list[str]:
+    """Models ordered by mean MAE, and for each metric the best model: read, not typed."""
+    from operando.bench.metrics import HIGHER_IS_BETTER, METRIC_SCALES
+    from operando.bench.runner import TABLE_COLUMNS
+
+    models = [s for s in summaries if s["model"] != NOISE_FLOOR]
+    floor = next((s for s in summaries if s["model"] == NOISE_FLOOR), None)
+    order = sorted(models, key=lambda s: s["MAE"]["mean"])
+    scale = METRIC_SCALES["MAE"]
+    text = " < ".join(f"{s['model']} {s['MAE']['mean'] / scale:.3f}" for s in order)
+    lines = [f"By MAE (x1e-2): {text}" + (f"; noise floor {floor['MAE']['mean'] / scale:.3f}." if floor else ".")]
+    best = []
+    for m in TABLE_COLUMNS:
+        pick = (max if m in HIGHER_IS_BETTER else min)(models, key=lambda s: s[m]["mean"])
+        best.append(f"{m}: {pick['model']}")
+    lines.append("Best per metric: " + "; ".join(best) + ".")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, default=Path("outputs/results"))
@@ -61,7 +80,7 @@ def main() -> None:
         summaries = load_summaries(args.results, split)
         if not summaries:
             continue
-        lines += [f"## {title}", "", markdown_table(format_table(summaries)).rstrip(), ""]
+        lines += [f"## {title}", "", markdown_table(format_table(summaries)).rstrip(), "", *ranking(summaries), ""]
         timing = ["| model | test spectra | fit [s] | predict [s] |", "|---|---|---|---|"]
         timing += [f"| {s['model']} | {s['n_test_spectra']} | {s['fit_seconds']:.1f} | {s['predict_seconds']:.2f} |"
                    for s in summaries if s["model"] != NOISE_FLOOR]
