@@ -71,6 +71,8 @@ def build(route: str, args, run_dir: Path) -> FlowForecaster:
     training.steps = args.steps
     if args.batch_size:
         training.batch_size = args.batch_size
+    if args.lr:
+        training.lr = args.lr
     if args.device:
         training.device = args.device
     if route == "spectrum":
@@ -202,6 +204,7 @@ def main() -> None:
     parser.add_argument("--no-narrow", action="store_true",
                         help="keep SiT2D `small` as it is (default: narrowed to SiT1D small's hidden 128, depth 4)")
     parser.add_argument("--batch-size", type=int, default=None, help="MeanFlow batch size (default 64)")
+    parser.add_argument("--lr", type=float, default=None, help="MeanFlow learning rate (default 1e-3)")
     parser.add_argument("--n-samples", type=int, default=4, help="draws averaged into a point forecast")
     parser.add_argument("--coverage-samples", type=int, default=0, help="draws for coverage90 (0: skip)")
     parser.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
