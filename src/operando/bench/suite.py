@@ -25,6 +25,10 @@ def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | 
     if steps is not None:
         model.training = default_training(model.config.objective, seed)
         model.training.steps = steps
+    if quick and model.config.representation == "waveform":  # its autoencoder trains first
+        route = model.config.waveform
+        route.vae_training = {**route.vae_training, "steps": QUICK_TRAIN_STEPS}
+        route.vae_images = min(route.vae_images, 256)
     return model
 
 
