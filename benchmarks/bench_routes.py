@@ -45,24 +45,14 @@ from operando.bench.metrics import METRIC_NAMES, METRIC_SCALES
 from operando.bench.runner import evaluate, markdown_table, save_result
 from operando.bench.splits import get_split
 from operando.data.dataset import OperandoDataset
-from operando.data.experiment import Experiment
 from operando.data.preprocess import preprocess_dataset
-from operando.image.waveform import image_to_spec
 from operando.models import WAVEFORM_CPU_BACKBONE
 from operando.models.generative import FlowForecaster, FlowModelConfig, default_training
 from operando.models.latent import WaveformFlowForecaster
 
+from ablation import thin  # noqa: E402 - the sibling script (benchmarks/ is sys.path[0] when run)
+
 ROUTES = ("spectrum", "waveform")
-
-
-def thin(e: Experiment, stride: int) -> Experiment:
-    """Every ``stride``-th spectrum of ``e`` (step 0 always kept; ground truth dropped)."""
-    import dataclasses
-
-    keep = np.arange(0, len(e), stride)
-    return dataclasses.replace(e, time_s=e.time_s[keep], voltage_v=e.voltage_v[keep],
-                               absorbance=e.absorbance[keep], truth=None,
-                               current_ma=None if e.current_ma is None else e.current_ma[keep])
 
 
 def build(route: str, args, run_dir: Path) -> FlowForecaster:
@@ -108,8 +98,7 @@ def autoencoder_floors(model: WaveformFlowForecaster, ds: OperandoDataset, split
         s0 = np.repeat(e.absorbance[:1].astype(np.float64), len(steps), axis=0)
         flow = model.encode_target(true, s0)
         images = model.target_images(flow)
-        drawn = image_to_spec(images, true.shape[1], model._target_drawing()).double().numpy()
-        drawn = drawn + model.route.target_center
+        drawn = model.images_to_targets(images, true.shape[1])
         drawn_errors.append(np.abs(model.decode_target(drawn, s0) - true).mean(axis=1))
         if has_vae:
             through = model.latents_to_targets(model.images_to_latents(images), true.shape[1])

@@ -7,9 +7,12 @@ from typing import Callable, Sequence
 
 from operando.errors import InputError
 
-# Small budgets for smoke runs: the numbers they give mean nothing.
-QUICK_SETTINGS = {"mlp": {"steps": 100}, "gru": {"epochs": 3}}
+# Small budgets for smoke runs: the numbers they give mean nothing. QUICK_SETTINGS are the
+# registry builders' keyword arguments; flow models also get QUICK_TRAIN_STEPS training steps.
 QUICK_TRAIN_STEPS = 20
+QUICK_SETTINGS = {"mlp": {"steps": 100}, "gru": {"epochs": 3},
+                  # the image route trains its autoencoder first
+                  "meanflow-waveform": {"waveform": {"vae_training": {"steps": QUICK_TRAIN_STEPS}, "vae_images": 256}}}
 
 
 def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | None = None,
@@ -18,17 +21,14 @@ def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | 
     from operando.models import GENERATIVE_MODELS, build_model
     from operando.models.generative import default_training
 
+    settings = QUICK_SETTINGS.get(name, {}) if quick else {}
     if name not in GENERATIVE_MODELS:
-        return build_model(name, seed=seed, **(QUICK_SETTINGS.get(name, {}) if quick else {}))
-    model = build_model(name, seed=seed, run_dir=Path(out) / "runs" / f"{name}-{split}")
+        return build_model(name, seed=seed, **settings)
+    model = build_model(name, seed=seed, run_dir=Path(out) / "runs" / f"{name}-{split}", **settings)
     steps = QUICK_TRAIN_STEPS if quick and train_steps is None else train_steps
     if steps is not None:
         model.training = default_training(model.config.objective, seed)
         model.training.steps = steps
-    if quick and model.config.representation == "waveform":  # its autoencoder trains first
-        route = model.config.waveform
-        route.vae_training = {**route.vae_training, "steps": QUICK_TRAIN_STEPS}
-        route.vae_images = min(route.vae_images, 256)
     return model
 
 

@@ -245,9 +245,15 @@ def _s_step(D, C, S_prev, free, *, nonneg, normalize, baseline_rhs=None):
     return S
 
 
-def _normalized(S: np.ndarray, how: str) -> np.ndarray:
+def _row_scale(S: np.ndarray, how: str) -> np.ndarray:
+    """(k,) the unit each spectrum is normalised to: its max |value| ("max") or Euclidean norm;
+    1 for an all-zero spectrum."""
     scale = np.abs(S).max(axis=1) if how == "max" else np.linalg.norm(S, axis=1)
-    return S / np.where(scale > 0, scale, 1.0)[:, None]
+    return np.where(scale > 0, scale, 1.0)
+
+
+def _normalized(S: np.ndarray, how: str) -> np.ndarray:
+    return S / _row_scale(S, how)[:, None]
 
 
 # --------------------------------------------------------------------------- initial estimates
@@ -460,8 +466,7 @@ def mcr_als(D: np.ndarray, n_components: int, *, init: str | np.ndarray = "simpl
         S, C = S.copy(), C.copy()
         S[free] = _without_baseline_support(S[free], np.atleast_2d(np.asarray(baseline, dtype=np.float64)))
         if norm_mode is not None:
-            scale = np.abs(S[free]).max(axis=1) if norm_mode == "max" else np.linalg.norm(S[free], axis=1)
-            scale = np.where(scale > 0, scale, 1.0)
+            scale = _row_scale(S[free], norm_mode)
             S[free] /= scale[:, None]
             C[:, free] *= scale[None, :]
     residual = D - C @ S

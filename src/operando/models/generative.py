@@ -136,11 +136,12 @@ class FlowForecaster:
             conds.append(self.encoder(e)[rows])
             lengths.append(len(rows))
         x, s0 = np.concatenate(xs), np.concatenate(s0s)
+        change_quantile = float(np.quantile(np.abs(x - s0), self.config.clip_quantile))
         if self.config.target == "chemical_flow" and self.config.clip_scale is None:
-            self.config.clip_scale = float(np.quantile(np.abs(x - s0), self.config.clip_quantile))
+            self.config.clip_scale = change_quantile
         y = self.encode_target(x, s0)
         self.trajectories = abcc_parts.trajectory_groups(lengths)
-        self.flow_scale = float(np.quantile(np.abs(x - s0), self.config.clip_quantile)) or 1.0
+        self.flow_scale = change_quantile or 1.0
         streams = getattr(self, "streams", None)
         if streams is not None:
             fit = streams.fit(y, self.config.abcc.sei_nonnegative)
@@ -228,10 +229,15 @@ class FlowForecaster:
         s0 = np.repeat(context.absorbance[:1].astype(np.float64), k, axis=0)
         cond = {"s0": torch.from_numpy(np.tile(s0, (n, 1))).float(),
                 "cond_vec": torch.from_numpy(np.tile(self.encoder(context)[steps], (n, 1))).float()}
+        y = self.generate((n * k, width), cond, seed)
+        return self.decode_target(y.double().numpy().reshape(n, k, width), s0[None])
+
+    def generate(self, shape: tuple[int, ...], cond: dict[str, torch.Tensor], seed: int | None) -> torch.Tensor:
+        """Run the objective's sampler (``sample_steps`` steps of ``self.net``) from noise of
+        ``shape`` seeded with ``seed`` (default: the forecaster's): generated targets, same shape."""
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
         sampler = meanflow.sample if self.config.objective == "meanflow" else flow_matching.sample
-        y = sampler(self.net, (n * k, width), cond, steps=self.config.sample_steps, generator=generator)
-        return self.decode_target(y.double().numpy().reshape(n, k, width), s0[None])
+        return sampler(self.net, shape, cond, steps=self.config.sample_steps, generator=generator)
 
     def predict(self, context: Experiment, steps: np.ndarray) -> np.ndarray:
         """Point forecast: the mean of ``n_samples`` draws, (len(steps), W)."""

@@ -50,7 +50,6 @@ import torch
 from operando.atomic import write_text
 from operando.data.experiment import Experiment
 from operando.errors import InputError
-from operando.flow import flow_matching, meanflow
 from operando.image.vae import (CONFIG_FILE, TRAIN_CONFIG_FILE, WEIGHTS_FILE, VAEConfig, VAETrainConfig,
                                 WaveformVAE, load_vae, save_vae, train_vae)
 from operando.image.waveform import WaveformConfig, image_to_spec, spec_to_image
@@ -209,12 +208,14 @@ class WaveformFlowForecaster(FlowForecaster):
     @torch.no_grad()
     def latents_to_targets(self, latents: torch.Tensor, n_points: int) -> np.ndarray:
         """Scaled latents (N, 4, h, w) -> decoded images -> ImageToSpec -> targets (N, n_points)."""
-        chunk, drawing = self.route.encode_batch, self._target_drawing()
-        parts = []
-        for i in range(0, latents.shape[0], chunk):
-            images = self.vae.latents_to_images(latents[i:i + chunk]).float().cpu()
-            parts.append(image_to_spec(images, n_points, drawing).double().numpy())
-        return np.concatenate(parts) + self.route.target_center
+        chunk = self.route.encode_batch
+        return np.concatenate([self.images_to_targets(self.vae.latents_to_images(latents[i:i + chunk]).float().cpu(),
+                                                      n_points) for i in range(0, latents.shape[0], chunk)])
+
+    def images_to_targets(self, images: torch.Tensor, n_points: int) -> np.ndarray:
+        """Waveform images (N, H, W) -> ImageToSpec -> targets (N, n_points) (inverse of
+        :meth:`target_images`)."""
+        return image_to_spec(images, n_points, self._target_drawing()).double().numpy() + self.route.target_center
 
     # ---------------------------------------------------------------- training
     def _vae_device(self) -> str:
@@ -300,10 +301,7 @@ class WaveformFlowForecaster(FlowForecaster):
         s0_latent = self.images_to_latents(self.s0_images(s0))                # (1, 4, h, w)
         cond = {"s0": s0_latent.expand(n * k, *s0_latent.shape[1:]).contiguous(),
                 "cond_vec": torch.from_numpy(np.tile(self.encoder(context)[steps], (n, 1))).float()}
-        generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
-        sampler = meanflow.sample if self.config.objective == "meanflow" else flow_matching.sample
-        latents = sampler(self.net, (n * k, *s0_latent.shape[1:]), cond, steps=self.config.sample_steps,
-                          generator=generator)
+        latents = self.generate((n * k, *s0_latent.shape[1:]), cond, seed)
         y = self.latents_to_targets(latents, n_points).reshape(n, k, n_points)
         return self.decode_target(y, np.repeat(s0, k, axis=0)[None])
 

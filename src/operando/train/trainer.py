@@ -47,8 +47,8 @@ class TrainConfig:
 
     Optimiser: AdamW(lr, betas, weight_decay), linear warm-up over ``warmup_steps`` then
     ``lr_schedule``: "constant" (MeanFlow's reference recipe: Adam, lr 1e-4, betas (0.9, 0.95),
-    no weight decay) or "cosine" (decay to ``min_lr_ratio * lr`` at ``steps``; for short CPU
-    budgets, where a constant lr leaves the loss at its SGD noise level). ``ema_decay``:
+    no weight decay) or "cosine" (decay to ``min_lr_ratio * lr`` at ``steps``; a resumed run
+    whose ``steps`` changed follows the new curve). ``ema_decay``:
     EMA of the weights kept for sampling, with the usual warm-up min(decay, (1+s)/(10+s)).
     ``grad_clip``: max global gradient norm (None = off). ``device``: "auto", "cpu", "cuda".
     ``objective``: "meanflow" or "flow_matching"; the remaining fields are the objective's
