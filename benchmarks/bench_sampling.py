@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--meanflow", type=Path, default=None, help="run folder (default <results>/runs/meanflow-<split>)")
     parser.add_argument("--flow-matching", type=Path, default=None,
                         help="run folder (default <results>/runs/flow-matching-<split>)")
+    parser.add_argument("--models", nargs="+", choices=("meanflow", "flow-matching"),
+                        default=["meanflow", "flow-matching"], help="which runs to time (speed-ups need both)")
     parser.add_argument("--draws", type=int, nargs="+", default=[1, 4], help="draws per forecast")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="default <results>/speed")
@@ -65,6 +67,8 @@ def main() -> None:
     out = args.out or args.results / "speed"
     runs = {"MeanFlow": args.meanflow or args.results / "runs" / f"meanflow-{args.split}",
             "Flow matching": args.flow_matching or args.results / "runs" / f"flow-matching-{args.split}"}
+    runs = {label: run for (label, run), name in zip(runs.items(), ("meanflow", "flow-matching"))
+            if name in args.models}
 
     ds = preprocess_dataset(OperandoDataset.load(args.data))
     split = get_split(ds, args.split, args.results / "splits", seed=0)
@@ -80,7 +84,7 @@ def main() -> None:
                   f"MAE {mae / 1e-2:.3f}e-2 ({n} spectra)", flush=True)
     table = pd.DataFrame(rows)
     speedups = []
-    for draws in args.draws:
+    for draws in args.draws if len(runs) == 2 else ():
         at = table[table["draws"] == draws].set_index("model")
         speedups.append({"draws": draws,
                          "speed-up (flow matching time / MeanFlow time)":
@@ -95,7 +99,7 @@ def main() -> None:
     shown = shown.rename(columns={"MAE": "MAE (x1e-2)"})
     md = (f"Prediction of the {args.split}-split test set ({rows[0]['test spectra']} spectra) from each "
           f"experiment's first spectrum, {args.threads} torch threads, one process.\n\n"
-          + markdown_table(shown) + "\n\n" + markdown_table(pd.DataFrame(speedups)) + "\n")
+          + markdown_table(shown) + ("\n\n" + markdown_table(pd.DataFrame(speedups)) if speedups else "") + "\n")
     write_text(out / "sampling.md", md)
     print(md)
 

@@ -298,13 +298,13 @@ def default_training(objective: str, seed: int = 0) -> TrainConfig:
 
     lr 1e-3 after 200 warm-up steps, constant. A cosine decay to zero at step 3000
     (``lr_schedule="cosine"``) was measured and did not help: MeanFlow's random-split MAE was
-    1.268e-2 with it against 1.260e-2 without (OpIRBench, seed 0).
+    1.268e-2 with it against 1.260e-2 without (OpIRBench, seed 0; `operando bench` at commit
+    4939200, whose default was cosine).
 
     Training-time guidance is off (omega 1, kappa 0; the paper's omega 1, kappa 0.5 is one
     config entry away): a forecast must match the conditional distribution, and guidance
-    extrapolates past it (effective scale omega / (1 - kappa) = 2). On the tiny overfitting
-    problem of tests/test_meanflow.py the one-step error was 0.107 of the data variance with
-    kappa 0.5 against 0.017 without.
+    extrapolates past it (effective scale omega / (1 - kappa) = 2); on a tiny overfitting
+    problem in development it made the one-step error several times larger.
     """
     return TrainConfig(seed=seed, steps=3000, batch_size=64, lr=1e-3, warmup_steps=200,
                        ema_decay=0.999, grad_clip=1.0, objective=objective, progress=False,
