@@ -92,3 +92,31 @@ def test_runner_scores_and_tables(toy_dataset, tmp_path):
     # the toy noise has std 0.005: mean |N(0, s^2)| = s * sqrt(2/pi)
     assert floor == pytest.approx(0.005 * np.sqrt(2 / np.pi), rel=0.05)
     assert floor < summaries["Nearest trajectory"]["MAE"]["mean"] < summaries["Static"]["MAE"]["mean"]
+
+
+def test_training_seeds_are_kept_apart_and_summarised(toy_dataset, tmp_path):
+    """Seed N > 0 goes to <model>/seed-N; table.md shows each model's lowest seed; seeds.md the
+    mean and std (ddof=1) over seeds of each metric's mean."""
+    from operando.bench.runner import evaluate, load_summaries, save_result, seed_summaries, write_tables
+
+    split = make_split(toy_dataset, "random", seed=0)
+    maes = {}
+    for seed in (0, 1, 2):
+        r = evaluate(build_model("mlp", seed=seed, steps=30), toy_dataset, split)
+        r.seed = seed
+        folder = save_result(r, tmp_path)
+        assert folder.name == ("mlp-regression" if seed == 0 else f"seed-{seed}")
+        maes[seed] = r.summary()["MAE"]["mean"]
+    assert len(set(maes.values())) == 3   # the seeds really train different models
+    r = evaluate(build_model("static"), toy_dataset, split)
+    save_result(r, tmp_path)
+    _, md = write_tables(tmp_path, "random")
+    table = [s for s in load_summaries(tmp_path, "random")]
+    assert [s["seed"] for s in table if s["model"] == "MLP regression"] == [0]
+    assert md.read_text().count("MLP regression") == 1
+    (row,) = seed_summaries(tmp_path, "random")   # static has one seed: not listed
+    assert row["model"] == "MLP regression" and row["seeds"] == [0, 1, 2]
+    assert row["MAE"]["mean"] == pytest.approx(np.mean(list(maes.values())))
+    assert row["MAE"]["std"] == pytest.approx(np.std(list(maes.values()), ddof=1))
+    seeds_md = (tmp_path / "random" / "seeds.md").read_text()
+    assert "MLP regression" in seeds_md and "0, 1, 2" in seeds_md

@@ -95,3 +95,36 @@ def test_train_and_predict_cli(toy_dataset, tmp_path, capsys):
     assert main(["predict", "--run", str(tmp_path / "nothing"), "--data", str(data), "--experiment", "sn-1",
                  "-o", str(tmp_path / "p2")]) == 1
     assert "not a finished training run" in capsys.readouterr().err
+
+
+def test_hold_out_spectra_is_disjoint_seeded_and_keeps_the_reference(train_and_context):
+    from operando.bench.task import hold_out_spectra, training_rows
+
+    train, _ = train_and_context
+    kept, held = hold_out_spectra(train, 0.2, seed=3)
+    n_visible = sum(len(training_rows(e)) - 1 for e in train)
+    assert sum(len(steps) for _, steps in held) == round(0.2 * n_visible)
+    by_name = {e.name: e for e in kept}
+    for e, steps in held:
+        assert 0 not in steps and np.isfinite(e.absorbance[steps]).all()   # the truth stays readable
+        assert np.isnan(by_name[e.name].absorbance[steps]).all()           # and is out of training
+        assert np.isfinite(by_name[e.name].absorbance[0]).all()
+    again = hold_out_spectra(train, 0.2, seed=3)[1]
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(held, again))
+    with pytest.raises(ValueError, match="share"):
+        hold_out_spectra(train, 1.0, seed=0)
+
+
+def test_conformal_share_calibrates_and_persists(train_and_context, tmp_path):
+    train, context = train_and_context
+    model = tiny_forecaster(run_dir=tmp_path / "run")
+    model.config.conformal_share, model.config.conformal_samples = 0.2, 4
+    model.fit(train)
+    factors = dict(zip(model.config.conformal["levels"], model.config.conformal["factors"]))
+    assert np.isfinite(factors[0.9]) and factors[0.9] > factors[0.5] > 0
+    draws = model.sample(context, np.arange(1, 6), n_samples=8)
+    summary = model.summarize(draws, 0.9)
+    assert np.allclose(summary.high - summary.mean, factors[0.9] * summary.std)
+    again = load_run(tmp_path / "run")
+    assert again.config.conformal == model.config.conformal
+    assert np.allclose(again.summarize(draws, 0.9).low, summary.low)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operando.bench.uncertainty import interval_coverage, summarize_samples
+from operando.bench.uncertainty import ConformalScale, interval_coverage, summarize_samples
 
 
 def test_gaussian_samples_cover_ninety_percent():
@@ -56,3 +56,44 @@ def test_bad_inputs():
         interval_coverage(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="low"):
         interval_coverage(np.zeros((1, 2)), np.ones((1, 2)), np.zeros((1, 2)))
+
+
+def _gaussian_problem(seed, n, w, n_samples, spread):
+    """Truth ~ N(mu, sigma^2); draws ~ N(mu, (spread * sigma)^2): under-dispersed when spread < 1."""
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=(n, w))
+    sigma = rng.uniform(0.5, 2.0, size=(n, w))
+    truth = mu + sigma * rng.standard_normal((n, w))
+    draws = mu + spread * sigma * rng.standard_normal((n_samples, n, w))
+    return truth, draws
+
+
+def test_conformal_scale_repairs_under_dispersed_draws():
+    cal_truth, cal_draws = _gaussian_problem(1, 60, 200, 16, spread=1 / 3)
+    test_truth, test_draws = _gaussian_problem(2, 60, 200, 16, spread=1 / 3)
+    raw = summarize_samples(test_draws, 0.9)
+    assert interval_coverage(test_truth, raw.low, raw.high).overall < 0.6   # the failure it repairs
+    scale = ConformalScale.fit(cal_truth, cal_draws)
+    for level in (0.5, 0.8, 0.9, 0.95):
+        s = scale.summarize(test_draws, level)
+        assert abs(interval_coverage(test_truth, s.low, s.high).overall - level) < 0.02
+        assert np.allclose(s.high - s.mean, scale.factor(level) * s.std)
+    assert np.all(np.diff(scale.factors) >= 0)   # wider intervals for higher levels
+    # Draws that are already calibrated need no widening: q at 90 % ~ 1.645 * (t-ish factor of 16 draws).
+    cal_truth, cal_draws = _gaussian_problem(3, 60, 200, 16, spread=1.0)
+    assert 1.5 < ConformalScale.fit(cal_truth, cal_draws).factor(0.9) < 2.0
+
+
+def test_conformal_scale_finite_sample_rule_and_round_trip():
+    truth = np.zeros((1, 4))
+    draws = np.stack([np.full((1, 4), -1.0), np.full((1, 4), 1.0)])   # mean 0, std sqrt(2)
+    truth[0] = [0.0, 1.0, 2.0, 3.0]
+    scale = ConformalScale.fit(truth, draws, levels=(0.5, 0.9))
+    scores = np.array([0.0, 1.0, 2.0, 3.0]) / np.sqrt(2.0)
+    assert scale.factor(0.5) == pytest.approx(scores[2])   # ceil(5 * 0.5) = 3rd smallest
+    assert scale.factor(0.9) == float("inf")              # ceil(5 * 0.9) = 5 > 4 values
+    assert ConformalScale.from_dict(scale.to_dict()) == scale
+    with pytest.raises(ValueError, match="no conformal factor for level 0.7"):
+        scale.factor(0.7)
+    with pytest.raises(ValueError, match="samples"):
+        ConformalScale.fit(truth, draws[:1])

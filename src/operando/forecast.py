@@ -336,11 +336,12 @@ class ForecastModel:
         seed = int(self.forecaster.seed if seed is None else seed)
         scale, offset = transform.scale, float(transform.offset_per_spectrum[0])
         parts: dict[str, list[np.ndarray]] = {"mean": [], "std": [], "low": [], "high": []}
+        summarize = getattr(self.forecaster, "summarize", summarize_samples)
         for draws in self._draws(context, n, seed):
             if samples is None:
                 parts["mean"].append(draws.mean(axis=0))
                 continue
-            summary = summarize_samples(draws, level=level)
+            summary = summarize(draws, level=level)
             for name in parts:
                 parts[name].append(getattr(summary, name))
         joined = {name: np.concatenate(arrays) if arrays else None for name, arrays in parts.items()}
@@ -351,6 +352,8 @@ class ForecastModel:
                 "meta": None if isinstance(meta, ExperimentMeta) else str(meta),
                 "experiment": cell.name, "system": cell.system,
                 "samples": None if samples is None else n, "draws_averaged": n, "seed": seed,
+                "interval": None if samples is None else (
+                    "split-conformal" if getattr(self.forecaster.config, "conformal", None) else "draw quantiles"),
                 "every_s": every_s, "steps_requested": steps,
                 "converted_from_transmittance": static.metadata.get("converted_from"),
                 "static_offset_absorbance": offset, "static_scale_absorbance": scale,

@@ -274,7 +274,7 @@ def _experiment_section(e_raw, inputs: ReportInputs, model, n_samples: int, seed
     if model is not None:
         steps = np.arange(len(e))
         draws = model.sample(masked(e, [0]), steps, n_samples=n_samples, seed=seed)
-        summary = summarize_samples(draws, level=INTERVAL_LEVEL)
+        summary = getattr(model, "summarize", summarize_samples)(draws, level=INTERVAL_LEVEL)
         forecasts = {e.name: summary.mean}
         parts.append(_figure_html(
             plot_forecast_vs_true(wn, a, summary.mean, summary.low, summary.high, v, time_s=t,

@@ -7,7 +7,11 @@ Layout of a results folder (one per split)::
     results/<split>/<model-slug>/per_experiment.csv   experiment, n, DILATE shape/temporal/total
     results/<split>/<model-slug>/predictions.npz      steps and predicted spectra per experiment
     results/<split>/<model-slug>/summary.json         means, stds, fit and predict seconds
+    results/<split>/<model-slug>/seed-<N>/...         the same for training seed N > 0
     results/<split>/table.csv, table.md               every model of that split, paper layout
+                                                      (each model at its lowest seed)
+    results/<split>/seeds.csv, seeds.md               models run with several training seeds:
+                                                      mean +- std over seeds of each metric's mean
 
 Uncertainty: for a model with ``sample(context, steps, n_samples=, seed=) -> (N, k, W)`` (the
 flow generators), :func:`evaluate` also draws ``coverage_samples`` (default 16) forecasts per
@@ -51,9 +55,10 @@ class BenchResult:
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     coverage_seconds: float | None = None
+    seed: int = 0                     # the model's training seed
 
     def summary(self) -> dict:
-        out = {"model": self.model, "split": self.split, "n_test_spectra": len(self.per_spectrum),
+        out = {"model": self.model, "split": self.split, "seed": self.seed, "n_test_spectra": len(self.per_spectrum),
                "n_test_experiments": len(self.per_experiment),
                "fit_seconds": round(self.fit_seconds, 3), "predict_seconds": round(self.predict_seconds, 3)}
         for m in SPECTRUM_METRICS:
@@ -120,7 +125,8 @@ def interval_coverage90(model, e, steps: np.ndarray, n_samples: int) -> np.ndarr
     from operando.bench.uncertainty import interval_coverage, summarize_samples
 
     draws = np.asarray(model.sample(masked(e, [0]), steps, n_samples=n_samples), dtype=np.float64)
-    summary = summarize_samples(draws, level=COVERAGE_LEVEL)
+    # The model's own interval (conformally calibrated when it was) if it has one.
+    summary = getattr(model, "summarize", summarize_samples)(draws, level=COVERAGE_LEVEL)
     return interval_coverage(e.absorbance[steps].astype(np.float64), summary.low, summary.high).per_spectrum
 
 
@@ -139,8 +145,11 @@ def slug(name: str) -> str:
 
 
 def save_result(result: BenchResult, out_dir: str | Path) -> Path:
-    """Write one model's files under ``out_dir/<split>/<slug>/`` (each file atomically)."""
+    """Write one model's files under ``out_dir/<split>/<slug>/`` (``.../<slug>/seed-<N>/`` for
+    training seed N > 0), each file atomically."""
     folder = Path(out_dir) / result.split / slug(result.model)
+    if result.seed:
+        folder = folder / f"seed-{result.seed}"
     folder.mkdir(parents=True, exist_ok=True)
     for fname, frame in (("per_spectrum.csv", result.per_spectrum), ("per_experiment.csv", result.per_experiment)):
         with atomic_path(folder / fname) as tmp:
@@ -153,10 +162,36 @@ def save_result(result: BenchResult, out_dir: str | Path) -> Path:
     return folder
 
 
-def load_summaries(out_dir: str | Path, split: str) -> list[dict]:
-    """Every ``summary.json`` under ``out_dir/split``, noise floor last."""
-    found = [json.loads(p.read_text()) for p in sorted((Path(out_dir) / split).glob("*/summary.json"))]
-    return sorted(found, key=lambda s: (s["model"] == NOISE_FLOOR, s["model"]))
+def load_summaries(out_dir: str | Path, split: str, all_seeds: bool = False) -> list[dict]:
+    """The ``summary.json`` files under ``out_dir/split``, noise floor last: each model at its
+    lowest training seed, or with ``all_seeds`` every seed (sorted by model, then seed)."""
+    folder = Path(out_dir) / split
+    found = [json.loads(p.read_text()) for p in sorted(folder.glob("*/summary.json")) + sorted(folder.glob("*/seed-*/summary.json"))]
+    found.sort(key=lambda s: (s["model"] == NOISE_FLOOR, s["model"], s.get("seed", 0)))
+    if all_seeds:
+        return found
+    return [s for i, s in enumerate(found) if i == 0 or s["model"] != found[i - 1]["model"]]
+
+
+def seed_summaries(out_dir: str | Path, split: str) -> list[dict]:
+    """Models scored with two or more training seeds: per metric, the mean and the std (ddof=1)
+    over seeds of the per-seed means (``seeds``: the seeds found)."""
+    by_model: dict[str, list[dict]] = {}
+    for s in load_summaries(out_dir, split, all_seeds=True):
+        by_model.setdefault(s["model"], []).append(s)
+    rows = []
+    for model, runs in by_model.items():
+        if len(runs) < 2:
+            continue
+        row = {"model": model, "split": split, "seeds": [r.get("seed", 0) for r in runs]}
+        for m in TABLE_COLUMNS + ("coverage90",):
+            values = [r[m]["mean"] for r in runs if m in r]
+            if len(values) == len(runs):
+                row[m] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1))}
+        for key in ("fit_seconds", "predict_seconds"):
+            row[key] = float(np.mean([r[key] for r in runs]))
+        rows.append(row)
+    return rows
 
 
 def format_table(summaries: list[dict]) -> pd.DataFrame:
@@ -175,9 +210,17 @@ def format_table(summaries: list[dict]) -> pd.DataFrame:
 
 
 def write_tables(out_dir: str | Path, split: str) -> tuple[Path, Path]:
-    """(Re)write ``table.csv`` and ``table.md`` of a split from the saved summaries."""
-    table = format_table(load_summaries(out_dir, split))
+    """(Re)write ``table.csv`` and ``table.md`` of a split from the saved summaries, and
+    ``seeds.csv``/``seeds.md`` when some model has several training seeds."""
     folder = Path(out_dir) / split
+    seeds = seed_summaries(out_dir, split)
+    if seeds:
+        frame = format_table(seeds)
+        frame.insert(1, "Seeds", [", ".join(map(str, s["seeds"])) for s in seeds])
+        with atomic_path(folder / "seeds.csv") as tmp:
+            frame.to_csv(tmp, index=False)
+        write_text(folder / "seeds.md", markdown_table(frame))
+    table = format_table(load_summaries(out_dir, split))
     with atomic_path(folder / "table.csv") as tmp:
         table.to_csv(tmp, index=False)
     md = folder / "table.md"

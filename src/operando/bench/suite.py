@@ -15,16 +15,22 @@ QUICK_SETTINGS = {"mlp": {"steps": 100}, "gru": {"epochs": 3},
                   "meanflow-waveform": {"waveform": {"vae_training": {"steps": QUICK_TRAIN_STEPS}, "vae_images": 256}}}
 
 
+def run_name(name: str, split: str, seed: int = 0) -> str:
+    """Run folder name of a flow model under ``<results>/runs/``."""
+    return f"{name}-{split}" + (f"-seed-{seed}" if seed else "")
+
+
 def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | None = None,
                 quick: bool = False):
-    """A fresh model; flow models keep their run folder under ``out/runs/<name>-<split>``."""
+    """A fresh model with training seed ``seed``; flow models keep their run folder under
+    ``out/runs/<name>-<split>`` (``...-seed-<N>`` for seed N > 0)."""
     from operando.models import GENERATIVE_MODELS, build_model
     from operando.models.generative import default_training
 
     settings = QUICK_SETTINGS.get(name, {}) if quick else {}
     if name not in GENERATIVE_MODELS:
         return build_model(name, seed=seed, **settings)
-    model = build_model(name, seed=seed, run_dir=Path(out) / "runs" / f"{name}-{split}", **settings)
+    model = build_model(name, seed=seed, run_dir=Path(out) / "runs" / run_name(name, split, seed), **settings)
     steps = QUICK_TRAIN_STEPS if quick and train_steps is None else train_steps
     if steps is not None:
         model.training = default_training(model.config.objective, seed)
@@ -42,9 +48,11 @@ def coverage_samples(model) -> int | None:
 
 
 def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], out: str | Path, *,
-              seed: int = 0, train_steps: int | None = None, quick: bool = False,
+              seed: int = 0, split_seed: int = 0, train_steps: int | None = None, quick: bool = False,
               log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Score ``models`` on ``splits`` of the dataset at ``data``; return each split's table.md."""
+    """Score ``models`` (training seed ``seed``) on ``splits`` of the dataset at ``data`` (made
+    with ``split_seed``; OpIRBench's splits are seed 0 whatever the training seed); return each
+    split's table.md."""
     from operando.bench.runner import evaluate, noise_floor, save_result, write_tables
     from operando.bench.splits import get_split
     from operando.data.dataset import OperandoDataset
@@ -58,7 +66,7 @@ def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], ou
     ds = preprocess_dataset(OperandoDataset.load(data))
     tables = {}
     for split_name in splits:
-        split = get_split(ds, split_name, out / "splits", seed=seed)
+        split = get_split(ds, split_name, out / "splits", seed=split_seed)
         log(f"[{split_name}] {split.n_train} train / {split.n_test} test spectra")
         floor = noise_floor(ds, split)
         if floor is not None:
@@ -66,6 +74,7 @@ def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], ou
         for name in models:
             model = bench_model(name, seed, split_name, out, train_steps, quick)
             result = evaluate(model, ds, split, coverage_samples=coverage_samples(model))
+            result.seed = seed
             save_result(result, out)
             s = result.summary()
             log(f"  {result.model:<34s} MAE {s['MAE']['mean'] / 1e-2:7.3f}e-2  "

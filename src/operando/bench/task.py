@@ -51,3 +51,25 @@ def masked(e: Experiment, visible: np.ndarray) -> Experiment:
 def training_rows(e: Experiment) -> np.ndarray:
     """Indices of the visible (non-NaN) spectra of a masked experiment."""
     return np.flatnonzero(~np.isnan(e.absorbance).any(axis=1))
+
+
+def hold_out_spectra(train: Sequence[Experiment], share: float, seed: int
+                     ) -> tuple[list[Experiment], list[tuple[Experiment, np.ndarray]]]:
+    """Hold a seeded ``share`` of the visible training spectra (never row 0) out of ``train``.
+
+    Returns the training experiments without them, and ``(experiment, held steps)`` pairs
+    whose experiment still shows them (for calibrating on data the model never fitted).
+    """
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be in (0, 1), got {share!r}")
+    candidates = [(i, int(r)) for i, e in enumerate(train) for r in training_rows(e) if r != 0]
+    n_held = int(round(share * len(candidates)))
+    if n_held == 0:
+        raise ValueError(f"holding out {share:.0%} of {len(candidates)} training spectra leaves none to hold out")
+    chosen = np.random.default_rng(seed).choice(len(candidates), size=n_held, replace=False)
+    held: dict[int, list[int]] = {}
+    for k in sorted(chosen):
+        i, r = candidates[k]
+        held.setdefault(i, []).append(r)
+    kept = [e if i not in held else masked(e, np.setdiff1d(training_rows(e), held[i])) for i, e in enumerate(train)]
+    return kept, [(train[i], np.array(rows, dtype=np.int64)) for i, rows in held.items()]

@@ -8,12 +8,23 @@ A generative forecaster (MeanFlow, flow matching) gives N sampled sequences for 
   ``(1 - level) / 2`` and ``(1 + level) / 2`` (numpy's default linear interpolation);
 * :func:`interval_coverage` -- the fraction of true values inside ``[low, high]`` (inclusive),
   overall and per spectrum. A calibrated forecaster covers about ``level`` of the truth.
+* :class:`ConformalScale` -- split-conformal calibration (Vovk et al. 2005; Lei et al. 2018,
+  "Distribution-free predictive inference for regression", JASA 113:1094) of those intervals.
+  One-step draws are under-dispersed (their raw 90 % interval covered 30-68 % of OpIRBench test
+  values), so on spectra held out from training the score ``|y - mean| / std`` of every value is
+  computed, and the calibrated interval at ``level`` is ``mean +- q * std`` with ``q`` the
+  ``ceil((n + 1) level) / n`` empirical quantile of the n scores. Coverage is then at least
+  ``level`` for test values exchangeable with the calibration values (marginally, over spectra
+  and wavenumbers); for unseen chemistry it is not guaranteed.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+CONFORMAL_LEVELS = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))   # 0.50, 0.51, ..., 0.99
 
 
 @dataclass
@@ -62,3 +73,58 @@ def interval_coverage(true: np.ndarray, low: np.ndarray, high: np.ndarray) -> Co
         raise ValueError("low must not exceed high")
     inside = (t >= lo) & (t <= hi)
     return Coverage(overall=float(inside.mean()), per_spectrum=inside.mean(axis=1))
+
+
+@dataclass
+class ConformalScale:
+    """Interval factors ``q`` per level, fitted by split conformal prediction (module docstring).
+
+    ``levels`` and ``factors`` are aligned tuples; ``n_values`` counts the calibration scores.
+    """
+
+    levels: tuple[float, ...]
+    factors: tuple[float, ...]
+    n_values: int
+
+    @classmethod
+    def fit(cls, true: np.ndarray, samples: np.ndarray, levels: tuple[float, ...] = CONFORMAL_LEVELS
+            ) -> "ConformalScale":
+        """Factors from held-out ``true`` (n, W) and their ``samples`` (N, n, W), N >= 2."""
+        t, s = np.asarray(true, float), np.asarray(samples, float)
+        if s.ndim != 3 or s.shape[1:] != t.shape or s.shape[0] < 2:
+            raise ValueError(f"need true (n, W) and samples (N >= 2, n, W); got {t.shape} and {s.shape}")
+        scores = np.sort(_scores(t, s.mean(axis=0), s.std(axis=0, ddof=1)).ravel())
+        n = scores.size
+        factors = []
+        for level in levels:
+            if not 0.0 < level < 1.0:
+                raise ValueError(f"levels must be in (0, 1), got {level!r}")
+            k = math.ceil((n + 1) * level)   # the finite-sample correction of split conformal
+            factors.append(float(scores[k - 1]) if k <= n else math.inf)
+        return cls(tuple(float(x) for x in levels), tuple(factors), n)
+
+    def factor(self, level: float) -> float:
+        for lv, q in zip(self.levels, self.factors):
+            if math.isclose(lv, level):
+                return q
+        raise ValueError(f"no conformal factor for level {level}; calibrated levels: {list(self.levels)}")
+
+    def summarize(self, samples: np.ndarray, level: float = 0.9) -> SampleSummary:
+        """:func:`summarize_samples` with the calibrated interval ``mean +- q * std``."""
+        raw = summarize_samples(samples, level)
+        half = self.factor(level) * np.maximum(raw.std, _STD_FLOOR)
+        return SampleSummary(mean=raw.mean, std=raw.std, low=raw.mean - half, high=raw.mean + half, level=level)
+
+    def to_dict(self) -> dict:
+        return {"levels": list(self.levels), "factors": list(self.factors), "n_values": self.n_values}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "ConformalScale | None":
+        return None if d is None else cls(tuple(d["levels"]), tuple(d["factors"]), int(d["n_values"]))
+
+
+_STD_FLOOR = 1e-12   # keeps a zero-spread draw set from dividing by zero
+
+
+def _scores(true: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return np.abs(true - mean) / np.maximum(std, _STD_FLOOR)

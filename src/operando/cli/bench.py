@@ -14,7 +14,11 @@ def register(sub) -> None:
     group.add_argument("--all", action="store_true", help="every registered model")
     p.add_argument("--split", choices=SPLIT_CHOICES, default="both")
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="training seed of the models (results of seed N > 0 go to <model>/seed-N/; "
+                        "run three seeds for the seeds.md table)")
+    p.add_argument("--split-seed", type=int, default=0,
+                   help="seed of the splits (default 0: OpIRBench's; changing it changes the benchmark)")
     p.add_argument("--train-steps", type=int, default=None,
                    help="override the training steps of the flow models")
     p.add_argument("--quick", action="store_true", help="tiny training budgets (smoke runs only)")
@@ -27,7 +31,7 @@ def run(args) -> int:
 
     models = sorted(MODEL_REGISTRY) if args.all else args.model
     splits = ("random", "system") if args.split == "both" else (args.split,)
-    tables = run_suite(args.data, models, splits, args.out, seed=args.seed,
+    tables = run_suite(args.data, models, splits, args.out, seed=args.seed, split_seed=args.split_seed,
                        train_steps=args.train_steps, quick=args.quick)
     for md in tables.values():
         print(md.read_text())

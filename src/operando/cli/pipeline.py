@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from operando.bench.suite import run_suite
+    from operando.bench.suite import run_name, run_suite
     from operando.data.stats import dataset_stats, format_stats, plot_dataset_stats
     from operando.models import PIPELINE_MODELS
     from operando.report import write_report
@@ -48,9 +48,9 @@ def run(args) -> int:
 
     print("== 4/4 report")
     report = write_report(out / "report.html", data=data_path, results=out / "results",
-                          run=out / "results" / "runs" / "meanflow-system", calibration=calibration_path)
+                          run=out / "results" / "runs" / run_name("meanflow", "system", args.seed), calibration=calibration_path)
     print(f"done in {time.perf_counter() - started:.0f} s")
-    default_model = out / "results" / "runs" / "meanflow-random"
+    default_model = out / "results" / "runs" / run_name("meanflow", "random", args.seed)
     print(f"default model for your own cells: {default_model}  (operando forecast --run {default_model} "
           "--spectrum FILE --voltage FILE --meta experiment.json -o forecast/; docs/bring-your-own-data.md)")
     print(f"report: {report}")

@@ -21,11 +21,16 @@ def _flow_matching(seed: int = 0, **kwargs) -> FlowForecaster:
 
 
 def _abcc(seed: int = 0, abcc: dict | None = None, **kwargs) -> FlowForecaster:
-    """MeanFlow with every ABCC piece on (operando.models.abcc); ``abcc`` overrides switches."""
+    """MeanFlow with every ABCC piece on (operando.models.abcc) and conformal intervals;
+    ``abcc`` overrides switches."""
     from operando.models.abcc import ABCCConfig
 
-    return FlowForecaster(seed=seed, model=FlowModelConfig(objective="meanflow", abcc=ABCCConfig(**(abcc or {}))),
-                          **kwargs)
+    return FlowForecaster(seed=seed, model=FlowModelConfig(objective="meanflow", abcc=ABCCConfig(**(abcc or {})),
+                                                           conformal_share=ABCC_CONFORMAL_SHARE), **kwargs)
+
+
+# ABCC ships calibrated intervals: 10 % of its training spectra calibrate them (split conformal).
+ABCC_CONFORMAL_SHARE = 0.1
 
 
 def _meanflow_waveform(seed: int = 0, waveform: dict | None = None, **kwargs) -> FlowForecaster:

@@ -12,7 +12,11 @@ What is generated (``target``):
 * ``"spectrum"``: s_vm itself.
 
 A point forecast is the mean of ``n_samples`` draws (each one network evaluation for
-MeanFlow, ``sample_steps`` for flow matching); :meth:`FlowForecaster.sample` returns the draws.
+MeanFlow, ``sample_steps`` for flow matching); :meth:`FlowForecaster.sample` returns the draws
+and :meth:`FlowForecaster.summarize` their mean, spread and interval. With ``conformal_share``
+> 0, that share of the training spectra is held out of training and calibrates the interval
+(split conformal, :class:`~operando.bench.uncertainty.ConformalScale`); otherwise the interval
+is the draws' raw quantiles, which under-cover.
 
 ABCC (``abcc=ABCCConfig(...)``, :mod:`operando.models.abcc`) adds, each switchable: trajectory
 batches of the chemical flow, the two-stream network over fixed calibration spectra
@@ -41,7 +45,8 @@ import numpy as np
 import torch
 
 from operando.atomic import write_text
-from operando.bench.task import training_rows
+from operando.bench.task import hold_out_spectra, masked, training_rows
+from operando.bench.uncertainty import ConformalScale, SampleSummary, summarize_samples
 from operando.data.experiment import Experiment
 from operando.errors import OperandoError
 from operando.flow import flow_matching, meanflow
@@ -75,9 +80,18 @@ class FlowModelConfig:
     # images (operando.models.latent, settings in `waveform`; `preset` then names a SiT2D preset).
     representation: str = "spectrum"
     waveform: WaveformRouteConfig | None = None
+    # Split-conformal intervals: share of the training spectra held out of training to calibrate
+    # them (0: raw draw quantiles), draws per held-out spectrum, and the fitted factors.
+    conformal_share: float = 0.0
+    conformal_samples: int = 16
+    conformal: dict | None = None
 
     def __post_init__(self):
         self.abcc = ABCCConfig.from_value(self.abcc)
+        if not 0.0 <= self.conformal_share < 1.0:
+            raise ValueError(f"conformal_share must be in [0, 1), got {self.conformal_share!r}")
+        if self.conformal_samples < 2:
+            raise ValueError(f"conformal_samples must be at least 2, got {self.conformal_samples!r}")
         if self.representation not in REPRESENTATIONS:
             raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {self.representation!r}")
         if self.representation == "waveform":
@@ -181,6 +195,9 @@ class FlowForecaster:
         return tensors, self.objective(), sampler
 
     def fit(self, train_set: Sequence[Experiment]) -> None:
+        held = None
+        if self.config.conformal_share > 0:
+            train_set, held = hold_out_spectra(train_set, self.config.conformal_share, self.seed)
         tensors, objective, sampler = self.prepare(train_set)
         if self.run_dir is None:
             with tempfile.TemporaryDirectory(prefix="operando-flow-") as tmp:
@@ -188,9 +205,29 @@ class FlowForecaster:
                 self.net = self.load_net(tmp)
         else:
             train(self.net, objective, tensors, self.training, self.run_dir, sampler=sampler)
-            self.save(self.run_dir)
             self.net = self.load_net(self.run_dir)
         self.net.eval()
+        if held is not None:
+            self.calibrate(held)
+        if self.run_dir is not None:
+            self.save(self.run_dir)
+
+    def calibrate(self, held: Sequence[tuple[Experiment, np.ndarray]]) -> ConformalScale:
+        """Fit the conformal interval factors on held-out ``(experiment, steps)`` spectra the
+        network never trained on (:meth:`fit` does this with ``conformal_share`` > 0)."""
+        true, draws = [], []
+        for e, steps in held:
+            true.append(e.absorbance[steps].astype(np.float64))
+            draws.append(self.sample(masked(e, [0]), steps, n_samples=self.config.conformal_samples))
+        scale = ConformalScale.fit(np.concatenate(true), np.concatenate(draws, axis=1))
+        self.config.conformal = scale.to_dict()
+        return scale
+
+    def summarize(self, draws: np.ndarray, level: float = 0.9) -> SampleSummary:
+        """Mean, spread and central ``level`` interval of ``draws`` (N, k, W) from :meth:`sample`:
+        conformally calibrated when the model was (``config.conformal``), else raw quantiles."""
+        scale = ConformalScale.from_dict(self.config.conformal)
+        return summarize_samples(draws, level) if scale is None else scale.summarize(draws, level)
 
     def objective(self):
         """The training objective: None (the trainer's own) unless ABCC physics weights are set."""
