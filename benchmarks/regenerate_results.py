@@ -83,11 +83,22 @@ def main() -> None:
         if not summaries:
             continue
         lines += [f"## {title}", "", markdown_table(format_table(summaries)).rstrip(), "", *ranking(summaries), ""]
-        timing = ["| model | test spectra | fit [s] | predict [s] |", "|---|---|---|---|"]
-        timing += [f"| {s['model']} | {s['n_test_spectra']} | {s['fit_seconds']:.1f} | {s['predict_seconds']:.2f} |"
-                   for s in summaries if s["model"] != NOISE_FLOOR]
-        lines += ["Fit and prediction time (whole test set; wall-clock seconds of the run that wrote "
-                  "the files, which may have shared the machine):", "", *timing, ""]
+        timing = ["| model | seed | test spectra | fit [s] | predict [s] | coverage of the 90 % interval |",
+                  "|---|---|---|---|---|---|"]
+        timing += [f"| {s['model']} | {s.get('seed', 0)} | {s['n_test_spectra']} | {s['fit_seconds']:.1f} | "
+                   f"{s['predict_seconds']:.2f} | {s['coverage90']['mean']:.3f} |" if "coverage90" in s else
+                   f"| {s['model']} | {s.get('seed', 0)} | {s['n_test_spectra']} | {s['fit_seconds']:.1f} | "
+                   f"{s['predict_seconds']:.2f} | |" for s in summaries if s["model"] != NOISE_FLOOR]
+        lines += ["Training seed, fit and prediction time (whole test set; wall-clock seconds of the run that "
+                  "wrote the files, which may have shared the machine) and, for the sampling models, the share "
+                  "of test values inside the model's 90 % interval (16 draws; split-conformal for ABCC, raw "
+                  "draw quantiles otherwise):", "", *timing, ""]
+        seeds_md = args.results / split / "seeds.md"
+        if seeds_md.exists():
+            lines += [f"### {split.capitalize()} split across training seeds", "",
+                      "Mean ± std (ddof 1) over training seeds of each metric's test-set mean "
+                      "(`operando bench --seed N`; same split):", "",
+                      seeds_md.read_text(encoding="utf-8").rstrip(), ""]
     runs = run_rows(args.results)
     if runs:
         lines += ["## Flow models: training", "",
