@@ -396,3 +396,25 @@ def test_import_operando_series_then_forecast_from_its_first_spectrum(run_dir, c
     predicted = read_wide(tmp_path / "pred" / "forecast_mean.csv").to_numpy()[:, 1:].T
     assert predicted.shape == result.mean.shape == (14, 601)
     assert np.allclose(predicted, result.mean, rtol=1e-5, atol=1e-6)
+
+
+def test_forecast_uses_the_models_calibrated_interval(files, tmp_path):
+    """A model with conformal factors gives mean +- q * std intervals, and says so in info."""
+    from operando.bench.uncertainty import ConformalScale
+
+    class CalibratedEcho(EchoForecaster):
+        class config:
+            n_samples = 3
+            conformal = ConformalScale((0.9,), (2.5,), 1000).to_dict()
+
+        def summarize(self, draws, level=0.9):
+            return ConformalScale.from_dict(self.config.conformal).summarize(draws, level)
+
+    x = np.linspace(2100.0, 700.0, 1401)
+    static = tmp_path / "s.csv"
+    static.write_text("Wavenumber [cm-1],Absorbance\n" + csv_rows(x, 0.3 + 0.5 * np.exp(-0.5 * ((x - 1770) / 10) ** 2)))
+    result = ForecastModel(CalibratedEcho()).forecast(static, files["voltage"], files["meta"], samples=8, steps=4)
+    assert result.info["interval"] == "split-conformal"
+    assert np.allclose(result.high - result.mean, 2.5 * result.std, rtol=1e-6)
+    plain = ForecastModel(EchoForecaster()).forecast(static, files["voltage"], files["meta"], samples=8, steps=4)
+    assert plain.info["interval"] == "draw quantiles"
