@@ -146,6 +146,13 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
         train(tiny_model(), None, data, quick_config(steps=4, lr=5e-3), tmp_path)
     train(tiny_model(), None, data, quick_config(steps=4), tmp_path)   # more steps is fine
     assert json.loads((tmp_path / "checkpoint/state.json").read_text())["step"] == 4
+    # Same settings, other data (e.g. spectra held out for calibration): refused, not resumed.
+    other = dict(data, x=data["x"].flip(0))
+    with pytest.raises(OperandoError, match=r"training data differs .*\['x'\]"):
+        train(tiny_model(), None, other, quick_config(steps=6), tmp_path)
+    with pytest.raises(OperandoError, match=r"training data differs"):
+        train(tiny_model(), None, {k: v[:-1] for k, v in data.items()}, quick_config(steps=6), tmp_path)
+    assert json.loads((tmp_path / "checkpoint/state.json").read_text())["step"] == 4
 
 
 def test_flow_matching_objective_trains_the_same_backbone(tmp_path):

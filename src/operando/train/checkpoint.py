@@ -4,6 +4,7 @@ Layout of a run folder written by :func:`operando.train.train`::
 
     run_dir/config.json          training configuration (TrainConfig)
     run_dir/model_config.json    architecture (when the model has ``config.to_dict()``)
+    run_dir/data.json            shape and hash of every training tensor (a resume must match)
     run_dir/metrics.csv          step, loss, mse, lr, seconds
     run_dir/model.safetensors    final raw weights       (written when training finishes)
     run_dir/ema.safetensors      final EMA weights       (use these for sampling)

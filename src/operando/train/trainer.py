@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import math
@@ -177,13 +178,28 @@ def _check_tensors(tensors: Mapping[str, Tensor]) -> int:
     return x.shape[0]
 
 
-def _check_resume(run_dir: Path, config: TrainConfig) -> None:
+def data_fingerprint(tensors: Mapping[str, Tensor]) -> dict[str, str]:
+    """Shape and a SHA-256 prefix of every training tensor (saved as ``data.json``)."""
+    return {k: f"{list(v.shape)}:{hashlib.sha256(v.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]}"
+            for k, v in sorted(tensors.items())}
+
+
+def _check_resume(run_dir: Path, config: TrainConfig, fingerprint: dict[str, str]) -> None:
     saved = TrainConfig.load(run_dir / "config.json").to_dict()
     differ = sorted(k for k, v in config.to_dict().items()
                     if k not in _RESUMABLE_CHANGES and saved.get(k) != v)
     if differ:
         raise OperandoError(f"{run_dir}: cannot resume, the configuration differs from the "
                             f"checkpointed run in {differ}; use a new run folder")
+    # Same settings but other data (another split, held-out spectra, conditions) would silently
+    # continue, or for a finished run simply return, a model of the old data.
+    data_json = run_dir / "data.json"
+    if data_json.is_file():
+        old = json.loads(data_json.read_text(encoding="utf-8"))
+        changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+        if changed:
+            raise OperandoError(f"{run_dir}: cannot resume, the training data differs from the checkpointed "
+                                f"run's (tensors {changed}); use a new run folder")
 
 
 def _read_metrics(path: Path, up_to_step: int) -> list[dict[str, str]]:
@@ -248,8 +264,9 @@ def _train(model: nn.Module, objective: Objective, tensors: Mapping[str, Tensor]
 
     start_step, elapsed_before = 0, 0.0
     resuming = resume and checkpoint.has_checkpoint(run_dir)
+    fingerprint = data_fingerprint(tensors)
     if resuming:
-        _check_resume(run_dir, config)
+        _check_resume(run_dir, config, fingerprint)
         state = checkpoint.load_checkpoint(run_dir, model=model, ema=ema, optimizer=optimizer,
                                            generator=generator)
         start_step, elapsed_before = state["step"], state.get("seconds", 0.0)
@@ -257,6 +274,7 @@ def _train(model: nn.Module, objective: Objective, tensors: Mapping[str, Tensor]
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoint.write_json(run_dir / "config.json", config.to_dict())
+        checkpoint.write_json(run_dir / "data.json", fingerprint)
         model_config = getattr(model, "config", None)
         if hasattr(model_config, "to_dict"):
             checkpoint.write_json(run_dir / "model_config.json", model_config.to_dict())
