@@ -105,6 +105,12 @@ def main() -> None:
                   "Converged = first logged step whose 5-point smoothed training MSE is within 5 % of its final value.", "",
                   "| run | parameters | steps | train time [s] | converged at step | converged after [s] | final MSE |",
                   "|---|---|---|---|---|---|---|", *runs, ""]
+    training = args.results / "speed" / "training.md"
+    if training.exists():
+        lines += ["## Training throughput on CPU", "",
+                  "From `python benchmarks/bench_training.py` (the model's real training problem, on an otherwise "
+                  "idle machine; budget time = training steps x median seconds per step):", "",
+                  training.read_text(encoding="utf-8").rstrip(), ""]
     sampling = args.results / "speed" / "sampling.md"
     if sampling.exists():
         lines += ["## One-step MeanFlow against multi-step flow matching", "",

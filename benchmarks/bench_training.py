@@ -1,0 +1,84 @@
+"""Training throughput of a registered flow model on CPU: seconds per step at 1 and 2 threads.
+
+Builds the model's real training problem (the OpIRBench split's training spectra, its condition
+encoder and network, its batch size), trains ``--steps`` steps at each thread count in a
+scratch folder, and records the median seconds per step over blocks of ``--block`` steps (the
+first block, with allocator and thread-pool warm-up, is left out) and what that makes of the
+model's full training budget. Run it on an otherwise idle machine: other processes on the
+cores lengthen every step.
+
+Writes ``<out>/training.json`` and ``<out>/training.md`` (read by regenerate_results.py)::
+
+    python benchmarks/bench_training.py --data outputs/opirspec7k-sim.h5 --model meanflow \\
+        --split random --out outputs/results/speed
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from operando.atomic import write_text
+from operando.bench.splits import get_split
+from operando.bench.task import masked
+from operando.data.dataset import OperandoDataset
+from operando.data.preprocess import preprocess_dataset
+from operando.models import build_model
+from operando.train.trainer import train
+
+
+def seconds_per_step(model, train_set, threads: int, steps: int, block: int) -> float:
+    """Median seconds per step of ``model``'s training over blocks after the first."""
+    torch.set_num_threads(threads)
+    tensors, objective, sampler = model.prepare(train_set)
+    config = model.training
+    config.steps, config.ckpt_every, config.log_every, config.progress = steps, steps + 1, steps, False
+    stamps = []
+    with tempfile.TemporaryDirectory(prefix="operando-speed-") as tmp:
+        train(model.net, objective, tensors, config, tmp, sampler=sampler,
+              callback=lambda step, loss: stamps.append(time.perf_counter()) if step % block == 0 else None)
+    blocks = np.diff(stamps) / block
+    return float(np.median(blocks))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--model", default="meanflow")
+    ap.add_argument("--split", default="random")
+    ap.add_argument("--results", type=Path, default=Path("outputs/results"), help="where the split files are")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--steps", type=int, default=250)
+    ap.add_argument("--block", type=int, default=25)
+    ap.add_argument("--out", type=Path, default=Path("outputs/results/speed"))
+    args = ap.parse_args()
+
+    ds = preprocess_dataset(OperandoDataset.load(args.data))
+    split = get_split(ds, args.split, args.results / "splits", seed=0)
+    train_set = [masked(ds[n], s) for n, s in split.train.items() if len(s)]
+    rows = []
+    for threads in args.threads:
+        model = build_model(args.model, seed=0)
+        budget = model.training.steps
+        per_step = seconds_per_step(model, train_set, threads, args.steps, args.block)
+        rows.append({"model": model.name, "split": args.split, "threads": threads, "batch_size": model.training.batch_size,
+                     "seconds_per_step": round(per_step, 4), "budget_steps": budget,
+                     "budget_minutes": round(budget * per_step / 60, 1)})
+        print(rows[-1], flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text(args.out / "training.json", json.dumps(rows, indent=2))
+    lines = ["| model | split | threads | batch | s / step | training budget [steps] | budget time [min] |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['split']} | {r['threads']} | {r['batch_size']} | {r['seconds_per_step']:.3f} | "
+              f"{r['budget_steps']} | {r['budget_minutes']:.1f} |" for r in rows]
+    write_text(args.out / "training.md", "\n".join(lines) + "\n")
+    print(f"wrote {args.out / 'training.md'}")
+
+
+if __name__ == "__main__":
+    main()
