@@ -120,3 +120,13 @@ def test_training_seeds_are_kept_apart_and_summarised(toy_dataset, tmp_path):
     assert row["MAE"]["std"] == pytest.approx(np.std(list(maes.values()), ddof=1))
     seeds_md = (tmp_path / "random" / "seeds.md").read_text()
     assert "MLP regression" in seeds_md and "0, 1, 2" in seeds_md
+
+
+def test_quick_runs_shorten_training_and_the_ode(tmp_path):
+    from operando.bench.suite import QUICK_ODE_STEPS, QUICK_TRAIN_STEPS, bench_model
+
+    full = bench_model("flow-matching", seed=0, split="random", out=tmp_path)
+    quick = bench_model("flow-matching", seed=0, split="random", out=tmp_path, quick=True)
+    assert (full.config.sample_steps, quick.config.sample_steps) == (50, QUICK_ODE_STEPS)
+    assert quick.training.steps == QUICK_TRAIN_STEPS < full.training.steps
+    assert bench_model("meanflow", seed=0, split="random", out=tmp_path, quick=True).config.sample_steps == 1

@@ -10,6 +10,7 @@ from operando.errors import InputError
 # Small budgets for smoke runs: the numbers they give mean nothing. QUICK_SETTINGS are the
 # registry builders' keyword arguments; flow models also get QUICK_TRAIN_STEPS training steps.
 QUICK_TRAIN_STEPS = 20
+QUICK_ODE_STEPS = 5   # flow matching's sampler: 50 Euler steps per draw would dominate a smoke run
 QUICK_SETTINGS = {"mlp": {"steps": 100}, "gru": {"epochs": 3},
                   # the image route trains its autoencoder first
                   "meanflow-waveform": {"waveform": {"vae_training": {"steps": QUICK_TRAIN_STEPS}, "vae_images": 256}}}
@@ -35,6 +36,8 @@ def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | 
     if steps is not None:
         model.training = default_training(model.config.objective, seed)
         model.training.steps = steps
+    if quick and model.config.objective == "flow_matching":
+        model.config.sample_steps = QUICK_ODE_STEPS
     return model
 
 
