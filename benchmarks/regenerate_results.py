@@ -120,8 +120,9 @@ def main() -> None:
         routes = folder / "routes.md"
         if routes.exists():
             lines += [f"## Image route (waveform images, latent MeanFlow): {folder.name}", "",
-                      f"From `python benchmarks/bench_routes.py` (folder {folder}); the 1D route's rows are in the "
-                      "tables above (MeanFlow (small, 1-step), same training settings):", "",
+                      f"From `python benchmarks/bench_routes.py` (folder {folder}), 3000 MeanFlow steps; the 1D route "
+                      "at that budget is compared in [image-route.md](image-route.md) (the tables above hold "
+                      "MeanFlow's 6000-step default):", "",
                       routes.read_text(encoding="utf-8").rstrip(), ""]
     ablation = args.ablation / "ablation.md"
     if ablation.exists():
