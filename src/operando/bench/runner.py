@@ -217,7 +217,7 @@ def write_tables(out_dir: str | Path, split: str) -> tuple[Path, Path]:
     if seeds:
         frame = format_table(seeds)
         frame.insert(1, "Seeds", [", ".join(map(str, s["seeds"])) for s in seeds])
-        frame["coverage90 ↑ 0.9"] = [f"{s['coverage90']['mean']:.3f} ± {s['coverage90']['std']:.3f}"
+        frame["coverage90 (→ 0.9)"] = [f"{s['coverage90']['mean']:.3f} ± {s['coverage90']['std']:.3f}"
                                      if "coverage90" in s else "" for s in seeds]
         with atomic_path(folder / "seeds.csv") as tmp:
             frame.to_csv(tmp, index=False)
