@@ -132,9 +132,10 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def markdown(summary: pd.DataFrame, seeds: list[int], split: str, steps: int) -> str:
+def markdown(summary: pd.DataFrame, seeds: list[int], split: str, steps: int, calibrated: bool) -> str:
+    interval = "split-conformal" if calibrated else "raw (draw quantiles; runs made before conformal calibration)"
     lines = [f"ABCC ablation, {split} split, {len(seeds)} seed(s) {seeds}, {steps} training steps "
-             "(mean ± std over seeds). Coverage: of the split-conformal 90 % interval. Mean-flow residual: mean over test spectra of |mean_W (ŝ - s_0)|; "
+             f"(mean ± std over seeds). Coverage: of the {interval} 90 % interval. Mean-flow residual: mean over test spectra of |mean_W (ŝ - s_0)|; "
              "mean-flow error: of |mean_W (ŝ - s_0) - mean_W (s - s_0)|; peak drift: mean |position error| "
              "of the bands of the true change.", ""]
     table = []
@@ -159,7 +160,8 @@ def merge(folders: list[Path], out: Path, split: str) -> None:
         pd.concat([rows, summarize(rows)], ignore_index=True).to_csv(tmp, index=False)
     seeds = sorted(set(rows["seed"]))
     steps = int(round(float((rows["fit_seconds"] / rows["seconds_per_step"]).median())))
-    write_text(out / "ablation.md", markdown(summarize(rows), seeds, split, steps))
+    calibrated = bool(rows["calibrated"].astype(bool).all()) if "calibrated" in rows else False
+    write_text(out / "ablation.md", markdown(summarize(rows), seeds, split, steps, calibrated))
     print((out / "ablation.md").read_text())
 
 
@@ -225,6 +227,7 @@ def main() -> None:
                 record[m] = summary[m]["mean"]
             record["coverage90"] = summary.get("coverage90", {}).get("mean", float("nan"))
             record.update(physics_numbers(ds, result.predictions))
+            record["calibrated"] = model.config.conformal is not None
             record["fit_seconds"] = result.fit_seconds
             record["seconds_per_step"] = result.fit_seconds / training.steps
             records.append(record)
@@ -236,7 +239,7 @@ def main() -> None:
                 pd.concat([rows, summarize(rows)], ignore_index=True).to_csv(tmp, index=False)
     rows = pd.DataFrame(records)
     md = args.out / "ablation.md"
-    write_text(md, markdown(summarize(rows), args.seeds, args.split, steps))
+    write_text(md, markdown(summarize(rows), args.seeds, args.split, steps, bool(rows["calibrated"].all())))
     print(md.read_text())
     print(f"wrote {csv_path} and {md}")
 
