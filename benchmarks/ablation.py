@@ -132,7 +132,11 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def markdown(summary: pd.DataFrame, seeds: list[int], split: str, steps: int, calibrated: bool) -> str:
+def markdown(rows: pd.DataFrame, seeds: list[int], split: str, steps: int) -> str:
+    """The table of the per-seed ``rows`` (ablation.csv without its mean/std rows)."""
+    summary = summarize(rows)
+    # Rows written before conformal calibration existed have no "calibrated" column.
+    calibrated = "calibrated" in rows and bool(rows["calibrated"].astype(bool).all())
     interval = "split-conformal" if calibrated else "raw (draw quantiles; runs made before conformal calibration)"
     lines = [f"ABCC ablation, {split} split, {len(seeds)} seed(s) {seeds}, {steps} training steps "
              f"(mean ± std over seeds). Coverage: of the {interval} 90 % interval. Mean-flow residual: mean over test spectra of |mean_W (ŝ - s_0)|; "
@@ -160,8 +164,7 @@ def merge(folders: list[Path], out: Path, split: str) -> None:
         pd.concat([rows, summarize(rows)], ignore_index=True).to_csv(tmp, index=False)
     seeds = sorted(set(rows["seed"]))
     steps = int(round(float((rows["fit_seconds"] / rows["seconds_per_step"]).median())))
-    calibrated = bool(rows["calibrated"].astype(bool).all()) if "calibrated" in rows else False
-    write_text(out / "ablation.md", markdown(summarize(rows), seeds, split, steps, calibrated))
+    write_text(out / "ablation.md", markdown(rows, seeds, split, steps))
     print((out / "ablation.md").read_text())
 
 
@@ -239,7 +242,7 @@ def main() -> None:
                 pd.concat([rows, summarize(rows)], ignore_index=True).to_csv(tmp, index=False)
     rows = pd.DataFrame(records)
     md = args.out / "ablation.md"
-    write_text(md, markdown(summarize(rows), args.seeds, args.split, steps, bool(rows["calibrated"].all())))
+    write_text(md, markdown(rows, args.seeds, args.split, steps))
     print(md.read_text())
     print(f"wrote {csv_path} and {md}")
 

@@ -188,8 +188,6 @@ def seed_summaries(out_dir: str | Path, split: str) -> list[dict]:
             values = [r[m]["mean"] for r in runs if m in r]
             if len(values) == len(runs):
                 row[m] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1))}
-        for key in ("fit_seconds", "predict_seconds"):
-            row[key] = float(np.mean([r[key] for r in runs]))
         rows.append(row)
     return rows
 
