@@ -194,6 +194,9 @@ def test_missing_rdkit_is_a_clear_error(monkeypatch):
 def test_config_validation_and_toml(tmp_path):
     with pytest.raises(ValueError, match="residual"):
         FlowModelConfig(abcc={"residual": "everything"})
+    with pytest.raises(ValueError, match="reference"):
+        FlowModelConfig(abcc={"reference": "denoised"})
+    assert not ABCCConfig(residual="full").projects_reference and ABCCConfig().projects_reference
     with pytest.raises(ValueError, match="unknown abcc settings"):
         FlowModelConfig(abcc={"lambda_masss": 1.0})
     config = RunConfig.load(ROOT / "configs" / "abcc-small.toml")
@@ -270,6 +273,16 @@ def test_tiny_abcc_trains_predicts_streams_and_round_trips(train_and_context, ca
     basis = model.streams
     for name, rows in (("elec", basis.elec), ("sei", basis.sei), ("residual", basis.baseline)):
         assert span_residual(streams[name].reshape(-1, 601), rows) < 1e-4, name
+    # reference = "span" (default): the whole forecast lies in the span of the spectra, as its
+    # targets do; "measured" adds back exactly the out-of-span part of s_v0.
+    assert span_residual(streams["total"].reshape(-1, 601), basis.stacked) < 1e-4
+    s0 = context.absorbance[:1].astype(np.float64)
+    outside = s0 - basis.in_span(s0)
+    assert np.abs(outside).max() > 1e-3
+    model.config.abcc.reference = "measured"
+    measured = model.sample(context, steps[:5], n_samples=3, seed=1)
+    model.config.abcc.reference = "span"
+    np.testing.assert_allclose(measured - streams["total"], np.broadcast_to(outside, measured.shape), atol=1e-9)
     assert (tmp_path / "run" / "streams.json").is_file()
     again = load_run(tmp_path / "run")
     assert again.config.abcc == model.config.abcc and isinstance(again.net, StreamNet)

@@ -53,6 +53,7 @@ from operando.models.features import (ELECTRODE_VOCAB, PROTOCOL_VOCAB, condition
 from operando.nn.sit1d import SiT1D, SiT1DConfig
 
 RESIDUAL_MODES = ("none", "baseline", "full")
+REFERENCE_MODES = ("span", "measured")
 MOLECULE_KINDS = ("3d", "2d", "file", "vocab")
 ELECTROLYTE_METHODS = ("svd", "mcr")
 SIMULATED_CALIBRATION = "simulated"
@@ -90,7 +91,12 @@ class ABCCConfig:
     ``sei_nonnegative``: SEI coefficients of the training targets >= 0 (SEI grows);
     ``electrolyte_method``: ``"svd"`` (leading right singular vectors) or ``"mcr"`` (MCR-ALS
     spectra) of the calibration electrolytes, with K the smallest rank whose residual RMS is
-    within ``noise_margin`` of the noise (at most ``max_electrolyte_components``).
+    within ``noise_margin`` of the noise (at most ``max_electrolyte_components``);
+    ``reference``: what a span-restricted forecast (two streams, ``residual`` other than
+    ``"full"``) adds its change to: ``"span"`` (the part of s_v0 in the span of the stream and
+    baseline spectra; the forecast then lies wholly in that span, as its training targets do)
+    or ``"measured"`` (s_v0 itself, out-of-span part, such as its noise, included). Ignored
+    when the forecast is not span-restricted.
 
     Molecules: ``molecules`` = ``"3d"`` | ``"2d"`` | ``"file"`` (vectors from
     ``molecule_file``) | ``"vocab"`` (the fixed vocabulary of :mod:`operando.models.features`).
@@ -112,6 +118,7 @@ class ABCCConfig:
     electrolyte_method: str = "svd"
     noise_margin: float = 1.1
     max_electrolyte_components: int = 16
+    reference: str = "span"
     molecules: str = "3d"
     molecule_file: str | None = None
     # Measured on the system split (SiT1D small, batch 64, first 200 steps): gradient norms of
@@ -127,6 +134,8 @@ class ABCCConfig:
             raise ValueError(f"segment_length must be >= 1, got {self.segment_length}")
         if self.residual not in RESIDUAL_MODES:
             raise ValueError(f"residual must be one of {RESIDUAL_MODES}, got {self.residual!r}")
+        if self.reference not in REFERENCE_MODES:
+            raise ValueError(f"reference must be one of {REFERENCE_MODES}, got {self.reference!r}")
         if self.baseline_order < 0:
             raise ValueError(f"baseline_order must be >= 0, got {self.baseline_order}")
         if self.electrolyte_method not in ELECTROLYTE_METHODS:
@@ -155,6 +164,11 @@ class ABCCConfig:
     @property
     def uses_physics(self) -> bool:
         return self.lambda_mass > 0 or self.lambda_peak > 0
+
+    @property
+    def projects_reference(self) -> bool:
+        """Whether forecasts add their change to the in-span part of s_v0 (``reference``)."""
+        return self.two_stream and self.residual != "full" and self.reference == "span"
 
 
 # ---------------------------------------------------------------------------- 1. trajectories
@@ -340,6 +354,11 @@ class StreamBasis:
         elec = c[..., :k_e] @ self.elec
         sei = c[..., k_e:k_e + k_s] @ self.sei
         return elec, sei, y - elec - sei
+
+    def in_span(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (..., W) projected onto the span of all the spectra (orthogonally), same shape."""
+        x = np.asarray(x, dtype=np.float64)
+        return x - _remove_span(x.reshape(-1, x.shape[-1]), self.stacked).reshape(x.shape)
 
     def explained(self, x: np.ndarray) -> float:
         """Share of the energy of ``x`` (n, W) in the span of all the spectra."""

@@ -267,7 +267,17 @@ class FlowForecaster:
         cond = {"s0": torch.from_numpy(np.tile(s0, (n, 1))).float(),
                 "cond_vec": torch.from_numpy(np.tile(self.encoder(context)[steps], (n, 1))).float()}
         y = self.generate((n * k, width), cond, seed)
-        return self.decode_target(y.double().numpy().reshape(n, k, width), s0[None])
+        return self.decode_target(y.double().numpy().reshape(n, k, width), self.reference(s0)[None])
+
+    def reference(self, s0: np.ndarray) -> np.ndarray:
+        """What a chemical-flow forecast adds its change to, (k, W) from s_v0 (k, W): s_v0,
+        or its in-span part for a span-restricted ABCC (``abcc.reference = "span"``): the
+        targets were projected onto the span, so the measured s_v0's out-of-span part (its
+        noise, on simulated data) is no part of any forecast step."""
+        abcc = self.config.abcc
+        if abcc is not None and abcc.projects_reference and getattr(self, "streams", None) is not None:
+            return self.streams.in_span(s0)
+        return s0
 
     def generate(self, shape: tuple[int, ...], cond: dict[str, torch.Tensor], seed: int | None) -> torch.Tensor:
         """Run the objective's sampler (``sample_steps`` steps of ``self.net``) from noise of
@@ -285,8 +295,9 @@ class FlowForecaster:
         """Draws split into streams (two-stream ABCC models only); every array (N, k, W).
 
         ``total`` = ``reference + elec + sei + residual``: the forecast spectra (as
-        :meth:`sample`); ``reference``: s_v0 for the chemical-flow target (the streams are
-        then changes from it), zero for the spectrum target; ``elec``, ``sei``: the
+        :meth:`sample`); ``reference``: s_v0 for the chemical-flow target (its in-span part
+        with ``abcc.reference = "span"``; the streams are then changes from it), zero for the
+        spectrum target; ``elec``, ``sei``: the
         electrolyte and SEI contributions, each in the span of its calibration spectra;
         ``residual``: the rest (baseline offset/slope, or anything outside the span with
         ``residual = "full"``). All in the forecast's (normalised absorbance) units.
@@ -295,7 +306,7 @@ class FlowForecaster:
             raise OperandoError(f"{self.name} has no two-stream head (abcc.two_stream is off)")
         total = self.sample(context, steps, n_samples, seed)
         s0 = np.repeat(context.absorbance[:1].astype(np.float64), len(np.asarray(steps)), axis=0)[None]
-        reference = s0 if self.config.target == "chemical_flow" else np.zeros_like(s0)
+        reference = self.reference(s0) if self.config.target == "chemical_flow" else np.zeros_like(s0)
         change = total - reference
         scale = self.config.clip_scale if self.config.target == "chemical_flow" else 1.0
         elec, sei, _ = self.streams.split(change / scale)
