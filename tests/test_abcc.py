@@ -2,8 +2,10 @@
 trajectory batches, save/load, bench coverage, the ablation script and the registry entry."""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +259,7 @@ def test_two_stream_outputs_lie_in_their_subspaces_and_sum_to_the_total(train_an
     assert span_residual(x, basis.stacked) < 1e-9
 
 
+@pytest.mark.filterwarnings("ignore:the first spectrum has structure outside")
 def test_tiny_abcc_trains_predicts_streams_and_round_trips(train_and_context, calibration_file, tmp_path):
     train, context = train_and_context
     model = forecaster(tmp_path / "run", steps=4, calibration=str(calibration_file))
@@ -283,6 +286,16 @@ def test_tiny_abcc_trains_predicts_streams_and_round_trips(train_and_context, ca
     measured = model.sample(context, steps[:5], n_samples=3, seed=1)
     model.config.abcc.reference = "span"
     np.testing.assert_allclose(measured - streams["total"], np.broadcast_to(outside, measured.shape), atol=1e-9)
+    # The toy cells are not made of the calibration spectra (hence the filter on this test); a
+    # first spectrum that is, up to noise, samples quietly; one band outside the span warns.
+    covered = context.absorbance.copy()
+    covered[0] = basis.in_span(covered[:1])[0] + 0.002 * np.random.default_rng(0).standard_normal(601)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.sample(dataclasses.replace(context, absorbance=covered), steps[:2], n_samples=1)
+    covered[0] += 0.3 * np.exp(-0.5 * ((context.wavenumber_cm1 - 1234.0) / 4.0) ** 2)
+    with pytest.warns(UserWarning, match="outside the span of the calibration spectra"):
+        model.sample(dataclasses.replace(context, absorbance=covered), steps[:2], n_samples=1)
     assert (tmp_path / "run" / "streams.json").is_file()
     again = load_run(tmp_path / "run")
     assert again.config.abcc == model.config.abcc and isinstance(again.net, StreamNet)
@@ -442,6 +455,7 @@ def test_physics_pass_on_the_bare_module_is_all_reduced_under_ddp(tmp_path):
     assert moved_by_physics > 1e-4
 
 
+@pytest.mark.filterwarnings("ignore:the first spectrum has structure outside")
 def test_train_and_predict_streams_on_the_command_line(toy_dataset, calibration_file, tmp_path):
     import json
 
