@@ -286,7 +286,7 @@ class FlowForecaster:
         outside = float(np.sqrt(np.mean((first - reference.reshape(-1, s0.shape[-1])[0]) ** 2)))
         noise = float(estimate_noise_std(first))
         if outside > OUTSIDE_SPAN_WARNING * noise:
-            # On OpIRSpec-7K-sim the ratio is 0.9-1.3 (noise only); more is uncovered chemistry.
+            # OpIRSpec-7K-sim: 0.84-1.33 (noise only; benchmarks/bench_stream_span.py); more is uncovered chemistry.
             warnings.warn(f"the first spectrum has structure outside the span of the calibration spectra "
                           f"(RMS {outside:.3g} against a noise std of {noise:.3g}); the forecast drops it. "
                           "Use a calibration set that covers this electrolyte, or abcc.reference = 'measured'",
