@@ -152,7 +152,16 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
         train(tiny_model(), None, other, quick_config(steps=6), tmp_path)
     with pytest.raises(OperandoError, match=r"training data differs"):
         train(tiny_model(), None, {k: v[:-1] for k, v in data.items()}, quick_config(steps=6), tmp_path)
+    with pytest.raises(OperandoError, match=r"training data differs"):  # one value changed by 1 %
+        nudged = data["x"].clone()
+        nudged[3, 5] *= 1.01
+        train(tiny_model(), None, dict(data, x=nudged), quick_config(steps=6), tmp_path)
     assert json.loads((tmp_path / "checkpoint/state.json").read_text())["step"] == 4
+    # The same data up to rounding (another BLAS thread count): resumed.
+    jitter = 1e-7 * torch.randn(data["x"].shape, generator=torch.Generator().manual_seed(1))
+    rounded = dict(data, x=data["x"] * (1 + jitter))
+    train(tiny_model(), None, rounded, quick_config(steps=6), tmp_path)
+    assert json.loads((tmp_path / "checkpoint/state.json").read_text())["step"] == 6
 
 
 def test_flow_matching_objective_trains_the_same_backbone(tmp_path):

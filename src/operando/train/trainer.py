@@ -178,13 +178,37 @@ def _check_tensors(tensors: Mapping[str, Tensor]) -> int:
     return x.shape[0]
 
 
-def data_fingerprint(tensors: Mapping[str, Tensor]) -> dict[str, str]:
-    """Shape and a SHA-256 prefix of every training tensor (saved as ``data.json``)."""
-    return {k: f"{list(v.shape)}:{hashlib.sha256(v.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]}"
-            for k, v in sorted(tensors.items())}
+def data_fingerprint(tensors: Mapping[str, Tensor]) -> dict[str, dict]:
+    """Shape, norm and 8 fixed random projections of every training tensor (``data.json``).
+
+    Compared with a tolerance (:func:`_same_data`), not as a hash: the same data built with
+    another number of BLAS threads differs in the last bits (the ABCC stream targets are a
+    least-squares solve), and must still resume. Rows enter with their own weights, so a
+    reordering is other data.
+    """
+    out = {}
+    for k, v in sorted(tensors.items()):
+        a = v.detach().cpu().double().reshape(v.shape[0], -1)                 # (N, D)
+        g = torch.Generator().manual_seed(0)
+        rows = torch.randn(a.shape[0], generator=g, dtype=torch.float64)      # (N,)
+        cols = torch.randn(a.shape[1], 8, generator=g, dtype=torch.float64)   # (D, 8)
+        out[k] = {"shape": list(v.shape), "norm": float(a.norm()), "projections": (rows @ a @ cols).tolist()}
+    return out
 
 
-def _check_resume(run_dir: Path, config: TrainConfig, fingerprint: dict[str, str]) -> None:
+def _same_data(old, new: dict, k: str, tensors: Mapping[str, Tensor]) -> bool:
+    if isinstance(old, str):  # data.json before fingerprints had a tolerance: "shape:sha256 prefix"
+        v = tensors[k].detach().cpu().contiguous().numpy()
+        return old == f"{list(v.shape)}:{hashlib.sha256(v.tobytes()).hexdigest()[:16]}"
+    if old is None or new is None or old["shape"] != new["shape"]:
+        return False
+    # A projection sums N*D values with unit-normal weights: rounding moves it by ~1e-7 * norm.
+    tol = 1e-5 * max(old["norm"], 1e-12)
+    return abs(old["norm"] - new["norm"]) <= tol and all(
+        abs(a - b) <= tol for a, b in zip(old["projections"], new["projections"]))
+
+
+def _check_resume(run_dir: Path, config: TrainConfig, fingerprint: dict, tensors: Mapping[str, Tensor]) -> None:
     saved = TrainConfig.load(run_dir / "config.json").to_dict()
     differ = sorted(k for k, v in config.to_dict().items()
                     if k not in _RESUMABLE_CHANGES and saved.get(k) != v)
@@ -196,7 +220,8 @@ def _check_resume(run_dir: Path, config: TrainConfig, fingerprint: dict[str, str
     data_json = run_dir / "data.json"
     if data_json.is_file():
         old = json.loads(data_json.read_text(encoding="utf-8"))
-        changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+        changed = sorted(k for k in set(old) | set(fingerprint)
+                         if k not in tensors or not _same_data(old.get(k), fingerprint.get(k), k, tensors))
         if changed:
             raise OperandoError(f"{run_dir}: cannot resume, the training data differs from the checkpointed "
                                 f"run's (tensors {changed}); use a new run folder")
@@ -266,7 +291,7 @@ def _train(model: nn.Module, objective: Objective, tensors: Mapping[str, Tensor]
     resuming = resume and checkpoint.has_checkpoint(run_dir)
     fingerprint = data_fingerprint(tensors)
     if resuming:
-        _check_resume(run_dir, config, fingerprint)
+        _check_resume(run_dir, config, fingerprint, tensors)
         state = checkpoint.load_checkpoint(run_dir, model=model, ema=ema, optimizer=optimizer,
                                            generator=generator)
         start_step, elapsed_before = state["step"], state.get("seconds", 0.0)
