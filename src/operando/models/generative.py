@@ -290,7 +290,7 @@ class FlowForecaster:
             warnings.warn(f"the first spectrum has structure outside the span of the calibration spectra "
                           f"(RMS {outside:.3g} against a noise std of {noise:.3g}); the forecast drops it. "
                           "Use a calibration set that covers this electrolyte, or abcc.reference = 'measured'",
-                          stacklevel=3)
+                          stacklevel=4)  # past sample() and its no_grad wrapper
         return reference
 
     def generate(self, shape: tuple[int, ...], cond: dict[str, torch.Tensor], seed: int | None) -> torch.Tensor:
