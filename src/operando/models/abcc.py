@@ -357,8 +357,16 @@ class StreamBasis:
 
     def in_span(self, x: np.ndarray) -> np.ndarray:
         """``x`` (..., W) projected onto the span of all the spectra (orthogonally), same shape."""
-        x = np.asarray(x, dtype=np.float64)
-        return x - _remove_span(x.reshape(-1, x.shape[-1]), self.stacked).reshape(x.shape)
+        return (np.asarray(x, dtype=np.float64) @ self._pinv) @ self.stacked
+
+    def outside_over_noise(self, spectrum: np.ndarray) -> float:
+        """RMS of ``spectrum`` (W,) outside the span over its own noise std (second differences,
+        :func:`~operando.data.stats.estimate_noise_std`): about 1 when only noise lies outside."""
+        from operando.data.stats import estimate_noise_std
+
+        spectrum = np.asarray(spectrum, dtype=np.float64)
+        outside = float(np.sqrt(np.mean((spectrum - self.in_span(spectrum)) ** 2)))
+        return outside / max(float(estimate_noise_std(spectrum)), 1e-300)
 
     def explained(self, x: np.ndarray) -> float:
         """Share of the energy of ``x`` (n, W) in the span of all the spectra."""

@@ -196,11 +196,14 @@ def data_fingerprint(tensors: Mapping[str, Tensor]) -> dict[str, dict]:
     return out
 
 
-def _same_data(old, new: dict, k: str, tensors: Mapping[str, Tensor]) -> bool:
+def _same_data(old, new: dict | None, tensor: Tensor | None) -> bool:
+    """Whether a saved fingerprint entry ``old`` and the current ``new`` (of ``tensor``) match."""
+    if old is None or new is None:
+        return False
     if isinstance(old, str):  # data.json before fingerprints had a tolerance: "shape:sha256 prefix"
-        v = tensors[k].detach().cpu().contiguous().numpy()
+        v = tensor.detach().cpu().contiguous().numpy()
         return old == f"{list(v.shape)}:{hashlib.sha256(v.tobytes()).hexdigest()[:16]}"
-    if old is None or new is None or old["shape"] != new["shape"]:
+    if old["shape"] != new["shape"]:
         return False
     # A projection sums N*D values with unit-normal weights: rounding moves it by ~1e-7 * norm.
     tol = 1e-5 * max(old["norm"], 1e-12)
@@ -221,7 +224,7 @@ def _check_resume(run_dir: Path, config: TrainConfig, fingerprint: dict, tensors
     if data_json.is_file():
         old = json.loads(data_json.read_text(encoding="utf-8"))
         changed = sorted(k for k in set(old) | set(fingerprint)
-                         if k not in tensors or not _same_data(old.get(k), fingerprint.get(k), k, tensors))
+                         if not _same_data(old.get(k), fingerprint.get(k), tensors.get(k)))
         if changed:
             raise OperandoError(f"{run_dir}: cannot resume, the training data differs from the checkpointed "
                                 f"run's (tensors {changed}); use a new run folder")
