@@ -85,7 +85,8 @@ def variant_configs(calibration: str) -> list[tuple[str, FlowModelConfig]]:
                 abcc[key[5:]] = value
             else:
                 model[key] = value
-        # Every row calibrates its intervals as the registered ABCC does (same training spectra).
+        # Every row holds out the registered ABCC's share of spectra for its intervals (same
+        # training spectra); the unseen-system folds are left out (they double the training).
         rows.append((label, FlowModelConfig(**model, abcc=ABCCConfig(**abcc), conformal_share=ABCC_CONFORMAL_SHARE)))
     return rows
 

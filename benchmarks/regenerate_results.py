@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import platform
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 
 from operando.atomic import write_text
 from operando.bench.runner import NOISE_FLOOR, format_table, load_summaries, markdown_table
+from operando.bench.uncertainty import ConformalScale
 from operando.train.checkpoint import load_tensors
 
 
@@ -38,6 +40,32 @@ def run_rows(results: Path) -> list[str]:
         conv = m.loc[(smooth <= 1.05 * final).idxmax()]
         rows.append(f"| {run.name} | {params:,} | {int(m['step'].iloc[-1])} | {m['seconds'].iloc[-1]:.0f} | "
                     f"{int(conv['step'])} | {conv['seconds']:.0f} | {final:.4g} |")
+    return rows
+
+
+def interval_rows(results: Path) -> list[str]:
+    """The conformal factors at 90 % of every calibrated flow model's run folder: from held-out
+    spectra of its training systems, and from its unseen-system folds (with the systems that set
+    the smallest and the largest per-system factor and the folds' training time)."""
+    rows = []
+    for run in sorted((results / "runs").glob("*")):
+        if not (run / "forecaster.json").exists():
+            continue
+        model = json.loads((run / "forecaster.json").read_text(encoding="utf-8"))["model"]
+        seen, unseen = (ConformalScale.from_dict(model.get(key)) for key in ("conformal", "conformal_unseen"))
+        if seen is None and unseen is None:
+            continue
+        cells = [run.name, "" if seen is None else f"{seen.factor(0.9):.2f} ({seen.n_values:,} values)"]
+        if unseen is None:
+            cells += ["", "", "", ""]
+        else:
+            i = unseen.levels.index(0.9)
+            by_system = sorted((q[i], name) for name, q in (unseen.by_group or {}).items())
+            fold_seconds = sum(pd.read_csv(m)["seconds"].iloc[-1] for m in sorted(run.glob("system-folds/*/metrics.csv")))
+            cells += [f"{unseen.factor(0.9):.2f} ({unseen.n_groups} systems)",
+                      f"{by_system[0][0]:.2f} {by_system[0][1]}" if by_system else "",
+                      f"{by_system[-1][0]:.2f} {by_system[-1][1]}" if by_system else "", f"{fold_seconds:.0f}"]
+        rows.append("| " + " | ".join(cells) + " |")
     return rows
 
 
@@ -90,8 +118,9 @@ def main() -> None:
                    for s in summaries if s["model"] != NOISE_FLOOR]
         lines += ["Training seed, fit and prediction time (whole test set; wall-clock seconds of the run that "
                   "wrote the files, which may have shared the machine) and, for the sampling models, the share "
-                  "of test values inside the model's 90 % interval (16 draws; split-conformal for ABCC, raw "
-                  "draw quantiles otherwise):", "", *timing, ""]
+                  "of test values inside the model's 90 % interval (16 draws; for ABCC conformal: split-conformal "
+                  "on the random split, whose test cells it trained on, and cross-conformal over training systems "
+                  "on the system split; raw draw quantiles otherwise):", "", *timing, ""]
         seeds_md = args.results / split / "seeds.md"
         if seeds_md.exists():
             lines += [f"### {split.capitalize()} split across training seeds", "",
@@ -104,6 +133,16 @@ def main() -> None:
                   "Converged = first logged step whose 5-point smoothed training MSE is within 5 % of its final value.", "",
                   "| run | parameters | steps | train time [s] | converged at step | converged after [s] | final MSE |",
                   "|---|---|---|---|---|---|---|", *runs, ""]
+    intervals = interval_rows(args.results)
+    if intervals:
+        lines += ["## Flow models: interval factors", "",
+                  "The factor q of the 90 % interval mean ± q · std of the draws (docs/abcc.md section 5): "
+                  "split-conformal from held-out spectra of the training systems (used for cells of those "
+                  "systems), and cross-conformal from models trained without some of the training systems "
+                  "(the largest per-system factor; used for any other system), with the held-out systems "
+                  "that gave the smallest and the largest factor:", "",
+                  "| run | held-out spectra | unseen systems | smallest (system) | largest (system) | fold training [s] |",
+                  "|---|---|---|---|---|---|", *intervals, ""]
     training = args.results / "speed" / "training.md"
     if training.exists():
         lines += ["## Training throughput on CPU", "",

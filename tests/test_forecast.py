@@ -407,8 +407,11 @@ def test_forecast_uses_the_models_calibrated_interval(files, tmp_path):
             n_samples = 3
             conformal = ConformalScale((0.9,), (2.5,), 1000).to_dict()
 
-        def summarize(self, draws, level=0.9):
-            return ConformalScale.from_dict(self.config.conformal).summarize(draws, level)
+        def interval_scale(self, system=None):
+            return ConformalScale.from_dict(self.config.conformal), "split-conformal"
+
+        def summarize(self, draws, level=0.9, system=None):
+            return self.interval_scale(system)[0].summarize(draws, level)
 
     x = np.linspace(2100.0, 700.0, 1401)
     static = tmp_path / "s.csv"

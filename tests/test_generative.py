@@ -128,3 +128,53 @@ def test_conformal_share_calibrates_and_persists(train_and_context, tmp_path):
     again = load_run(tmp_path / "run")
     assert again.config.conformal == model.config.conformal
     assert np.allclose(again.summarize(draws, 0.9).low, summary.low)
+
+
+def test_system_folds_deal_every_system_once_and_are_seeded(train_and_context):
+    from operando.bench.task import spaced_rows, system_folds
+
+    train, _ = train_and_context
+    systems = sorted({e.system for e in train})
+    folds = system_folds(train, 2, seed=0)
+    assert len(folds) == 2 and sorted(s for f in folds for s in f) == systems
+    assert system_folds(train, 2, seed=0) == folds
+    assert len(system_folds(train, 10, seed=0)) == len(systems)   # at most one fold per system
+    with pytest.raises(ValueError, match="at least 2 training systems"):
+        system_folds([e for e in train if e.system == systems[0]], 2, seed=0)
+    rows = spaced_rows(train[0], 4)
+    assert len(rows) == 4 and 0 not in rows and np.all(np.diff(rows) > 0)
+    assert rows[-1] == np.flatnonzero(~np.isnan(train[0].absorbance).any(axis=1))[-1]
+
+
+def test_unseen_system_intervals_come_from_models_that_never_saw_the_system(train_and_context, tmp_path):
+    train, context = train_and_context
+    model = tiny_forecaster(run_dir=tmp_path / "run")
+    config = model.config
+    config.conformal_share, config.conformal_samples = 0.2, 4
+    config.conformal_system_folds, config.conformal_fold_steps, config.conformal_fold_rows = 2, 5, 4
+    model.fit(train)
+    assert config.training_systems == sorted({e.system for e in train})
+    seen, unseen = (dict(zip(c["levels"], c["factors"])) for c in (config.conformal, config.conformal_unseen))
+    assert np.isfinite(unseen[0.9]) and unseen[0.9] != seen[0.9]
+    # each fold model trained 5 steps on the other systems only
+    for k in range(2):
+        fold = load_run(tmp_path / "run" / "system-folds" / f"fold-{k}")
+        assert fold.training.steps == 5 and fold.config.conformal_system_folds == 0
+        assert set(fold.config.training_systems) < set(config.training_systems)
+    draws = model.sample(context, np.arange(1, 6), n_samples=8)
+    inside = model.summarize(draws, 0.9, system=context.system)
+    outside = model.summarize(draws, 0.9, system="Pt|unknown|Li")
+    assert np.allclose(inside.high - inside.mean, seen[0.9] * inside.std)
+    assert np.allclose(outside.high - outside.mean, unseen[0.9] * outside.std)
+    assert model.interval_scale("Pt|unknown|Li")[1] == "cross-conformal, unseen system"
+    assert model.interval_scale(context.system)[1] == "split-conformal"
+    again = load_run(tmp_path / "run")
+    assert again.config.conformal_unseen == config.conformal_unseen
+    # refitting a finished run folder reloads every fold and gives the same factors
+    refit = tiny_forecaster(run_dir=tmp_path / "run")
+    refit.config.conformal_share, refit.config.conformal_samples = 0.2, 4
+    refit.config.conformal_system_folds, refit.config.conformal_fold_steps, refit.config.conformal_fold_rows = 2, 5, 4
+    refit.fit(train)
+    assert refit.config.conformal_unseen == config.conformal_unseen
+    with pytest.raises(ValueError, match="conformal_system_folds"):
+        FlowModelConfig(conformal_system_folds=1)

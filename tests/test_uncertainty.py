@@ -97,3 +97,53 @@ def test_conformal_scale_finite_sample_rule_and_round_trip():
         scale.factor(0.7)
     with pytest.raises(ValueError, match="samples"):
         ConformalScale.fit(truth, draws[:1])
+
+
+def test_grouped_conformal_scale_covers_its_hardest_group():
+    """Two held-out groups, one twice as under-dispersed: the grouped factor is the hard group's,
+    so each group's own coverage is at least the level; pooling lets the hard group under-cover."""
+    easy_truth, easy_draws = _gaussian_problem(4, 60, 200, 16, spread=1 / 2)
+    hard_truth, hard_draws = _gaussian_problem(5, 20, 200, 16, spread=1 / 4)
+    truth, draws = np.concatenate([easy_truth, hard_truth]), np.concatenate([easy_draws, hard_draws], axis=1)
+    groups = np.array(["easy"] * 60 + ["hard"] * 20)
+    grouped = ConformalScale.fit(truth, draws, groups=groups)
+    hard = ConformalScale.fit(hard_truth, hard_draws)
+    assert grouped.factors == hard.factors and grouped.n_groups == 2 and grouped.n_values == truth.size
+    assert grouped.by_group["hard"] == hard.factors and grouped.by_group["easy"] == ConformalScale.fit(
+        easy_truth, easy_draws).factors
+    pooled = ConformalScale.fit(truth, draws)
+    assert pooled.n_groups == 1 and pooled.factor(0.9) < grouped.factor(0.9)
+    for scale, at_least in ((grouped, True), (pooled, False)):
+        s = scale.summarize(hard_draws, 0.9)
+        assert (interval_coverage(hard_truth, s.low, s.high).overall >= 0.9) is at_least
+    assert ConformalScale.from_dict(grouped.to_dict()) == grouped
+    assert ConformalScale.from_dict({"levels": [0.9], "factors": [2.0], "n_values": 5}).n_groups == 1   # older files
+    with pytest.raises(ValueError, match="one label per spectrum"):
+        ConformalScale.fit(truth, draws, groups=groups[:10])
+
+
+def test_results_page_lists_both_interval_factors(tmp_path):
+    """benchmarks/regenerate_results.py reads the factors back from a run folder."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "regenerate_results", Path(__file__).parents[1] / "benchmarks" / "regenerate_results.py")
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+    truth, draws = _gaussian_problem(6, 30, 50, 8, spread=1 / 2)
+    seen = ConformalScale.fit(truth[:10], draws[:, :10])
+    unseen = ConformalScale.fit(truth, draws, groups=np.array(["A|x|Li"] * 10 + ["B|y|Li"] * 20))
+    run = tmp_path / "runs" / "abcc-system"
+    (run / "system-folds" / "fold-0").mkdir(parents=True)
+    (run / "system-folds" / "fold-0" / "metrics.csv").write_text("step,loss,mse,lr,seconds\n5,1,1,0.001,12.5\n")
+    (run / "forecaster.json").write_text(json.dumps({"model": {"conformal": seen.to_dict(),
+                                                               "conformal_unseen": unseen.to_dict()}}))
+    (tmp_path / "runs" / "plain").mkdir()
+    (tmp_path / "runs" / "plain" / "forecaster.json").write_text(json.dumps({"model": {"conformal": None}}))
+    [row] = regenerate.interval_rows(tmp_path)
+    low, high = sorted((unseen.by_group[g][unseen.levels.index(0.9)], g) for g in unseen.by_group)
+    assert row == (f"| abcc-system | {seen.factor(0.9):.2f} (500 values) | {unseen.factor(0.9):.2f} (2 systems) | "
+                   f"{low[0]:.2f} {low[1]} | {high[0]:.2f} {high[1]} | 12 |")
+    assert high[0] == unseen.factor(0.9)

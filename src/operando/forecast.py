@@ -336,12 +336,13 @@ class ForecastModel:
         seed = int(self.forecaster.seed if seed is None else seed)
         scale, offset = transform.scale, float(transform.offset_per_spectrum[0])
         parts: dict[str, list[np.ndarray]] = {"mean": [], "std": [], "low": [], "high": []}
-        summarize = getattr(self.forecaster, "summarize", summarize_samples)
+        summarize = getattr(self.forecaster, "summarize", None)
         for draws in self._draws(context, n, seed):
             if samples is None:
                 parts["mean"].append(draws.mean(axis=0))
                 continue
-            summary = summarize(draws, level=level)
+            summary = (summarize(draws, level=level, system=cell.system) if summarize is not None
+                       else summarize_samples(draws, level=level))
             for name in parts:
                 parts[name].append(getattr(summary, name))
         joined = {name: np.concatenate(arrays) if arrays else None for name, arrays in parts.items()}
@@ -352,8 +353,7 @@ class ForecastModel:
                 "meta": None if isinstance(meta, ExperimentMeta) else str(meta),
                 "experiment": cell.name, "system": cell.system,
                 "samples": None if samples is None else n, "draws_averaged": n, "seed": seed,
-                "interval": None if samples is None else (
-                    "split-conformal" if getattr(self.forecaster.config, "conformal", None) else "draw quantiles"),
+                "interval": None if samples is None else self._interval_name(cell.system),
                 "every_s": every_s, "steps_requested": steps,
                 "converted_from_transmittance": static.metadata.get("converted_from"),
                 "static_offset_absorbance": offset, "static_scale_absorbance": scale,
@@ -363,6 +363,12 @@ class ForecastModel:
                         std=None if joined["std"] is None else joined["std"] * scale,
                         low=to_absorbance(joined["low"]), high=to_absorbance(joined["high"]),
                         level=None if samples is None else level, info=info)
+
+    def _interval_name(self, system: str) -> str:
+        """How the interval of a forecast for ``system`` is calibrated (the forecaster's
+        ``interval_scale``; raw draw quantiles for a forecaster without one)."""
+        interval_scale = getattr(self.forecaster, "interval_scale", None)
+        return "draw quantiles" if interval_scale is None else interval_scale(system)[1]
 
     def _draws(self, context, n: int, seed: int):
         """Yield the draws (n, chunk, W) of consecutive chunks of steps, normalised units.

@@ -125,8 +125,10 @@ def interval_coverage90(model, e, steps: np.ndarray, n_samples: int) -> np.ndarr
     from operando.bench.uncertainty import interval_coverage, summarize_samples
 
     draws = np.asarray(model.sample(masked(e, [0]), steps, n_samples=n_samples), dtype=np.float64)
-    # The model's own interval (conformally calibrated when it was) if it has one.
-    summary = getattr(model, "summarize", summarize_samples)(draws, level=COVERAGE_LEVEL)
+    # The model's own interval for this cell's system (conformally calibrated when it was), if it has one.
+    summarize = getattr(model, "summarize", None)
+    summary = (summarize(draws, level=COVERAGE_LEVEL, system=e.system) if summarize is not None
+               else summarize_samples(draws, level=COVERAGE_LEVEL))
     return interval_coverage(e.absorbance[steps].astype(np.float64), summary.low, summary.high).per_spectrum
 
 

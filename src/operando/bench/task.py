@@ -73,3 +73,28 @@ def hold_out_spectra(train: Sequence[Experiment], share: float, seed: int
         held.setdefault(i, []).append(r)
     kept = [e if i not in held else masked(e, np.setdiff1d(training_rows(e), held[i])) for i, e in enumerate(train)]
     return kept, [(train[i], np.array(rows, dtype=np.int64)) for i, rows in held.items()]
+
+
+def system_folds(train: Sequence[Experiment], n_folds: int, seed: int) -> list[list[str]]:
+    """The battery systems of ``train`` dealt into ``min(n_folds, n_systems)`` seeded folds
+    (sorted names, shuffled, dealt round-robin), for calibrating on systems a model never saw.
+
+    Every system lies in exactly one fold; raises ValueError with fewer than 2 systems.
+    """
+    systems = sorted({e.system for e in train})
+    if n_folds < 2:
+        raise ValueError(f"need at least 2 folds, got {n_folds!r}")
+    if len(systems) < 2:
+        raise ValueError(f"holding out whole systems needs at least 2 training systems; got {systems}")
+    order = np.random.default_rng(seed).permutation(len(systems))
+    k = min(n_folds, len(systems))
+    return [sorted(systems[i] for i in order[f::k]) for f in range(k)]
+
+
+def spaced_rows(e: Experiment, at_most: int) -> np.ndarray:
+    """Up to ``at_most`` visible rows of ``e`` other than row 0, evenly spaced over the sequence."""
+    rows = training_rows(e)
+    rows = rows[rows != 0]
+    if len(rows) <= at_most:
+        return rows
+    return rows[np.unique(np.round(np.linspace(0, len(rows) - 1, at_most)).astype(int))]

@@ -15,7 +15,9 @@ A generative forecaster (MeanFlow, flow matching) gives N sampled sequences for 
   computed, and the calibrated interval at ``level`` is ``mean +- q * std`` with ``q`` the
   ``ceil((n + 1) level) / n`` empirical quantile of the n scores. Coverage is then at least
   ``level`` for test values exchangeable with the calibration values (marginally, over spectra
-  and wavenumbers); for unseen chemistry it is not guaranteed.
+  and wavenumbers); for unseen chemistry it is not guaranteed. Fitted on spectra of systems a
+  model never trained on, grouped by system, the largest per-system factor is kept (see
+  :meth:`ConformalScale.fit`): a system-level statement for systems exchangeable with them.
 """
 from __future__ import annotations
 
@@ -85,23 +87,35 @@ class ConformalScale:
     levels: tuple[float, ...]
     factors: tuple[float, ...]
     n_values: int
+    n_groups: int = 1
+    by_group: dict[str, tuple[float, ...]] | None = None   # each group's own factors (grouped fit)
 
     @classmethod
-    def fit(cls, true: np.ndarray, samples: np.ndarray, levels: tuple[float, ...] = CONFORMAL_LEVELS
-            ) -> "ConformalScale":
-        """Factors from held-out ``true`` (n, W) and their ``samples`` (N, n, W), N >= 2."""
+    def fit(cls, true: np.ndarray, samples: np.ndarray, levels: tuple[float, ...] = CONFORMAL_LEVELS,
+            groups: np.ndarray | None = None) -> "ConformalScale":
+        """Factors from held-out ``true`` (n, W) and their ``samples`` (N, n, W), N >= 2.
+
+        With ``groups`` (n,), a label per spectrum (the battery system a model never trained
+        on), each group gets its own factors and the largest is kept at every level: when groups
+        are exchangeable, a new group's own coverage is at least ``level`` with probability
+        n_groups / (n_groups + 1) (the rank of its factor among n_groups + 1).
+        """
         t, s = np.asarray(true, float), np.asarray(samples, float)
         if s.ndim != 3 or s.shape[1:] != t.shape or s.shape[0] < 2:
             raise ValueError(f"need true (n, W) and samples (N >= 2, n, W); got {t.shape} and {s.shape}")
-        scores = np.sort(_scores(t, s.mean(axis=0), s.std(axis=0, ddof=1)).ravel())
-        n = scores.size
-        factors = []
         for level in levels:
             if not 0.0 < level < 1.0:
                 raise ValueError(f"levels must be in (0, 1), got {level!r}")
-            k = math.ceil((n + 1) * level)   # the finite-sample correction of split conformal
-            factors.append(float(scores[k - 1]) if k <= n else math.inf)
-        return cls(tuple(float(x) for x in levels), tuple(factors), n)
+        scores = _scores(t, s.mean(axis=0), s.std(axis=0, ddof=1))
+        labels = np.zeros(len(t), dtype=int) if groups is None else np.asarray(groups)
+        if labels.shape != (len(t),):
+            raise ValueError(f"groups must hold one label per spectrum ({len(t)}), got shape {labels.shape}")
+        names = np.unique(labels)
+        per_group = [_conformal_quantiles(np.sort(scores[labels == g].ravel()), levels) for g in names]
+        factors = np.max(per_group, axis=0)
+        by_group = None if groups is None else {str(g): tuple(q) for g, q in zip(names, per_group)}
+        return cls(tuple(float(x) for x in levels), tuple(float(q) for q in factors), int(scores.size), len(names),
+                   by_group)
 
     def factor(self, level: float) -> float:
         for lv, q in zip(self.levels, self.factors):
@@ -116,14 +130,27 @@ class ConformalScale:
         return SampleSummary(mean=raw.mean, std=raw.std, low=raw.mean - half, high=raw.mean + half, level=level)
 
     def to_dict(self) -> dict:
-        return {"levels": list(self.levels), "factors": list(self.factors), "n_values": self.n_values}
+        return {"levels": list(self.levels), "factors": list(self.factors), "n_values": self.n_values,
+                "n_groups": self.n_groups,
+                "by_group": None if self.by_group is None else {g: list(q) for g, q in self.by_group.items()}}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "ConformalScale | None":
-        return None if d is None else cls(tuple(d["levels"]), tuple(d["factors"]), int(d["n_values"]))
+        if d is None:
+            return None
+        by_group = d.get("by_group")
+        return cls(tuple(d["levels"]), tuple(d["factors"]), int(d["n_values"]), int(d.get("n_groups", 1)),
+                   None if by_group is None else {g: tuple(q) for g, q in by_group.items()})
 
 
 _STD_FLOOR = 1e-12   # keeps a zero-spread draw set from dividing by zero
+
+
+def _conformal_quantiles(sorted_scores: np.ndarray, levels: tuple[float, ...]) -> list[float]:
+    """The ``ceil((n + 1) level)``-th smallest of n sorted scores per level (inf past the end)."""
+    n = sorted_scores.size
+    ks = [math.ceil((n + 1) * level) for level in levels]   # the finite-sample correction of split conformal
+    return [float(sorted_scores[k - 1]) if k <= n else math.inf for k in ks]
 
 
 def _scores(true: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ def run(args) -> int:
     write_steps_csv(out / "steps.csv", steps, e.time_s, e.voltage_v)
     if args.samples:
         draws = model.sample(context, steps, n_samples=args.samples, seed=args.seed)
-        summary = model.summarize(draws, level=0.9)   # conformal when the model was calibrated
+        summary = model.summarize(draws, level=0.9, system=e.system)   # conformal when the model was calibrated
         for name, arr, shift in (("mean", summary.mean, offset), ("std", summary.std, 0.0),
                                  ("low", summary.low, offset), ("high", summary.high, offset)):
             write_wide_csv(out / f"forecast_{name}.csv", wn, arr * scale + shift, e.time_s)

@@ -16,7 +16,10 @@ MeanFlow, ``sample_steps`` for flow matching); :meth:`FlowForecaster.sample` ret
 and :meth:`FlowForecaster.summarize` their mean, spread and interval. With ``conformal_share``
 > 0, that share of the training spectra is held out of training and calibrates the interval
 (split conformal, :class:`~operando.bench.uncertainty.ConformalScale`); otherwise the interval
-is the draws' raw quantiles, which under-cover.
+is the draws' raw quantiles, which under-cover. With ``conformal_system_folds`` > 1, models
+trained without some of the training systems calibrate a second set of factors for cells of
+systems the forecaster never trained on (:meth:`FlowForecaster.calibrate_unseen_systems`);
+:meth:`FlowForecaster.summarize` picks the factors by the cell's system.
 
 ABCC (``abcc=ABCCConfig(...)``, :mod:`operando.models.abcc`) adds, each switchable: trajectory
 batches of the chemical flow, the two-stream network over fixed calibration spectra
@@ -34,6 +37,7 @@ streams.json (how the component spectra were obtained; the spectra are in the we
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import tempfile
@@ -46,7 +50,7 @@ import numpy as np
 import torch
 
 from operando.atomic import write_text
-from operando.bench.task import hold_out_spectra, masked, training_rows
+from operando.bench.task import hold_out_spectra, masked, spaced_rows, system_folds, training_rows
 from operando.bench.uncertainty import ConformalScale, SampleSummary, summarize_samples
 from operando.data.experiment import Experiment
 from operando.errors import OperandoError
@@ -88,6 +92,17 @@ class FlowModelConfig:
     conformal_share: float = 0.0
     conformal_samples: int = 16
     conformal: dict | None = None
+    # Intervals for systems the model never trained on (cross-conformal over training systems):
+    # the training systems are dealt into `conformal_system_folds` folds (0: off); a model of the
+    # same settings, trained `conformal_fold_steps` steps at most (None: as many as the main one)
+    # without each fold, is drawn on up to `conformal_fold_rows` spectra of each experiment of the
+    # fold. Their factors (`conformal_unseen`) widen the interval of any system outside
+    # `training_systems`; held-out spectra of training systems (`conformal`) calibrate the rest.
+    conformal_system_folds: int = 0
+    conformal_fold_steps: int | None = None
+    conformal_fold_rows: int = 64
+    conformal_unseen: dict | None = None
+    training_systems: list[str] | None = None
 
     def __post_init__(self):
         self.abcc = ABCCConfig.from_value(self.abcc)
@@ -95,6 +110,12 @@ class FlowModelConfig:
             raise ValueError(f"conformal_share must be in [0, 1), got {self.conformal_share!r}")
         if self.conformal_samples < 2:
             raise ValueError(f"conformal_samples must be at least 2, got {self.conformal_samples!r}")
+        if self.conformal_system_folds == 1 or self.conformal_system_folds < 0:
+            raise ValueError(f"conformal_system_folds must be 0 (off) or at least 2, got {self.conformal_system_folds!r}")
+        if self.conformal_fold_steps is not None and self.conformal_fold_steps < 1:
+            raise ValueError(f"conformal_fold_steps must be positive, got {self.conformal_fold_steps!r}")
+        if self.conformal_fold_rows < 1:
+            raise ValueError(f"conformal_fold_rows must be positive, got {self.conformal_fold_rows!r}")
         if self.representation not in REPRESENTATIONS:
             raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {self.representation!r}")
         if self.representation == "waveform":
@@ -198,7 +219,9 @@ class FlowForecaster:
         return tensors, self.objective(), sampler
 
     def fit(self, train_set: Sequence[Experiment]) -> None:
-        held = None
+        fold_config = copy.deepcopy(self.config)   # before prepare() fits the clip scale
+        all_train, held = train_set, None
+        self.config.training_systems = sorted({e.system for e in train_set})
         if self.config.conformal_share > 0:
             train_set, held = hold_out_spectra(train_set, self.config.conformal_share, self.seed)
         tensors, objective, sampler = self.prepare(train_set)
@@ -212,6 +235,8 @@ class FlowForecaster:
         self.net.eval()
         if held is not None:
             self.calibrate(held)
+        if self.config.conformal_system_folds:
+            self.calibrate_unseen_systems(all_train, fold_config)
         if self.run_dir is not None:
             self.save(self.run_dir)
 
@@ -226,10 +251,55 @@ class FlowForecaster:
         self.config.conformal = scale.to_dict()
         return scale
 
-    def summarize(self, draws: np.ndarray, level: float = 0.9) -> SampleSummary:
-        """Mean, spread and central ``level`` interval of ``draws`` (N, k, W) from :meth:`sample`:
-        conformally calibrated when the model was (``config.conformal``), else raw quantiles."""
-        scale = ConformalScale.from_dict(self.config.conformal)
+    def calibrate_unseen_systems(self, train_set: Sequence[Experiment], fold_config: FlowModelConfig
+                                 ) -> ConformalScale:
+        """Cross-conformal factors for unseen systems (``config.conformal_unseen``).
+
+        The systems of ``train_set`` are dealt into ``conformal_system_folds`` folds
+        (:func:`~operando.bench.task.system_folds`); for each, a forecaster of ``fold_config``
+        (this one's settings before fitting) is trained without the fold's systems (in
+        ``<run_dir>/system-folds/fold-<k>`` when this model has a run folder, so a rerun reloads
+        it) and drawn on up to ``conformal_fold_rows`` spectra of each experiment of the fold.
+        The scores give the factors, system by system, and the largest is kept
+        (:meth:`ConformalScale.fit` with groups): the error of a model on chemistry it never saw,
+        in units of its own draw spread, on the hardest of the held-out systems.
+        """
+        config = self.config
+        fold_config = dataclasses.replace(fold_config, conformal_share=0.0, conformal=None, conformal_system_folds=0,
+                                          conformal_unseen=None, training_systems=None)
+        training = dataclasses.replace(self.training, steps=min(self.training.steps,
+                                                                config.conformal_fold_steps or self.training.steps))
+        true, draws, groups = [], [], []
+        for k, systems in enumerate(system_folds(train_set, config.conformal_system_folds, self.seed)):
+            run_dir = None if self.run_dir is None else self.run_dir / "system-folds" / f"fold-{k}"
+            fold = type(self)(seed=self.seed, model=copy.deepcopy(fold_config), training=training, run_dir=run_dir)
+            fold.fit([e for e in train_set if e.system not in systems])
+            for e in (e for e in train_set if e.system in systems):
+                steps = spaced_rows(e, config.conformal_fold_rows)
+                true.append(e.absorbance[steps].astype(np.float64))
+                draws.append(fold.sample(masked(e, [0]), steps, n_samples=config.conformal_samples))
+                groups += [e.system] * len(steps)
+        scale = ConformalScale.fit(np.concatenate(true), np.concatenate(draws, axis=1), groups=np.array(groups))
+        config.conformal_unseen = scale.to_dict()
+        return scale
+
+    def interval_scale(self, system: str | None = None) -> tuple[ConformalScale | None, str]:
+        """The interval factors for a forecast of ``system`` and their name: the unseen-system
+        ones when the model has them and ``system`` is not a training system, else the
+        split-conformal ones; ``(None, "draw quantiles")`` for an uncalibrated model."""
+        config = self.config
+        if (config.conformal_unseen is not None and system is not None
+                and system not in (config.training_systems or ())):
+            return ConformalScale.from_dict(config.conformal_unseen), "cross-conformal, unseen system"
+        if config.conformal is not None:
+            return ConformalScale.from_dict(config.conformal), "split-conformal"
+        return None, "draw quantiles"
+
+    def summarize(self, draws: np.ndarray, level: float = 0.9, system: str | None = None) -> SampleSummary:
+        """Mean, spread and central ``level`` interval of ``draws`` (N, k, W) from :meth:`sample`
+        of a cell of battery system ``system``: conformally calibrated when the model was
+        (:meth:`interval_scale`), else raw quantiles."""
+        scale, _ = self.interval_scale(system)
         return summarize_samples(draws, level) if scale is None else scale.summarize(draws, level)
 
     def objective(self):
