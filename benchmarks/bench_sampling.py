@@ -1,4 +1,5 @@
-"""One-step MeanFlow against multi-step flow matching: prediction time and accuracy.
+"""One-step MeanFlow against multi-step flow matching: prediction time and accuracy (and ABCC's
+point forecast against its number of draws, ``--models abcc``).
 
 Loads two trained run folders (by default the ones `operando bench` / `operando pipeline`
 leave under ``<results>/runs``: ``meanflow-<split>`` and ``flow-matching-<split>``), forecasts
@@ -57,8 +58,10 @@ def main() -> None:
     parser.add_argument("--meanflow", type=Path, default=None, help="run folder (default <results>/runs/meanflow-<split>)")
     parser.add_argument("--flow-matching", type=Path, default=None,
                         help="run folder (default <results>/runs/flow-matching-<split>)")
-    parser.add_argument("--models", nargs="+", choices=("meanflow", "flow-matching"),
-                        default=["meanflow", "flow-matching"], help="which runs to time (speed-ups need both)")
+    parser.add_argument("--abcc", type=Path, default=None, help="run folder (default <results>/runs/abcc-<split>)")
+    parser.add_argument("--models", nargs="+", choices=("meanflow", "flow-matching", "abcc"),
+                        default=["meanflow", "flow-matching"],
+                        help="which runs to time (speed-ups need meanflow and flow-matching)")
     parser.add_argument("--draws", type=int, nargs="+", default=[1, 4], help="draws per forecast")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="default <results>/speed")
@@ -66,8 +69,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = args.out or args.results / "speed"
     runs = {"MeanFlow": args.meanflow or args.results / "runs" / f"meanflow-{args.split}",
-            "Flow matching": args.flow_matching or args.results / "runs" / f"flow-matching-{args.split}"}
-    runs = {label: run for (label, run), name in zip(runs.items(), ("meanflow", "flow-matching"))
+            "Flow matching": args.flow_matching or args.results / "runs" / f"flow-matching-{args.split}",
+            "ABCC": args.abcc or args.results / "runs" / f"abcc-{args.split}"}
+    runs = {label: run for (label, run), name in zip(runs.items(), ("meanflow", "flow-matching", "abcc"))
             if name in args.models}
 
     ds = preprocess_dataset(OperandoDataset.load(args.data))
@@ -84,7 +88,7 @@ def main() -> None:
                   f"MAE {mae / 1e-2:.3f}e-2 ({n} spectra)", flush=True)
     table = pd.DataFrame(rows)
     speedups = []
-    for draws in args.draws if len(runs) == 2 else ():
+    for draws in args.draws if {"MeanFlow", "Flow matching"} <= set(runs) else ():
         at = table[table["draws"] == draws].set_index("model")
         speedups.append({"draws": draws,
                          "speed-up (flow matching time / MeanFlow time)":
