@@ -124,7 +124,7 @@ def test_training_seeds_are_kept_apart_and_summarised(toy_dataset, tmp_path):
     assert "MLP regression" in seeds_md and "0, 1, 2" in seeds_md
 
 
-def test_quick_runs_shorten_training_and_the_ode(tmp_path):
+def test_quick_runs_shorten_training_the_ode_and_the_fold_draws(tmp_path):
     from operando.bench.suite import QUICK_ODE_STEPS, QUICK_TRAIN_STEPS, bench_model
 
     full = bench_model("flow-matching", seed=0, split="random", out=tmp_path)
@@ -132,3 +132,8 @@ def test_quick_runs_shorten_training_and_the_ode(tmp_path):
     assert (full.config.sample_steps, quick.config.sample_steps) == (50, QUICK_ODE_STEPS)
     assert quick.training.steps == QUICK_TRAIN_STEPS < full.training.steps
     assert bench_model("meanflow", seed=0, split="random", out=tmp_path, quick=True).config.sample_steps == 1
+    from operando.bench.suite import QUICK_FOLD_ROWS
+
+    abcc_full, abcc_quick = (bench_model("abcc", seed=0, split="system", out=tmp_path, quick=q) for q in (False, True))
+    assert abcc_quick.config.conformal_fold_rows == QUICK_FOLD_ROWS < abcc_full.config.conformal_fold_rows
+    assert abcc_quick.training.steps == QUICK_TRAIN_STEPS < abcc_full.training.steps

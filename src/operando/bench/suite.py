@@ -11,6 +11,7 @@ from operando.errors import InputError
 # registry builders' keyword arguments; flow models also get QUICK_TRAIN_STEPS training steps.
 QUICK_TRAIN_STEPS = 20
 QUICK_ODE_STEPS = 5   # flow matching's sampler: 50 Euler steps per draw would dominate a smoke run
+QUICK_FOLD_ROWS = 4   # ABCC's unseen-system calibration draws on this many spectra per cell (64)
 QUICK_SETTINGS = {"mlp": {"steps": 100}, "gru": {"epochs": 3},
                   # the image route trains its autoencoder first
                   "meanflow-waveform": {"waveform": {"vae_training": {"steps": QUICK_TRAIN_STEPS}, "vae_images": 256}}}
@@ -38,6 +39,8 @@ def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | 
         model.training.steps = steps
     if quick and model.config.objective == "flow_matching":
         model.config.sample_steps = QUICK_ODE_STEPS
+    if quick:
+        model.config.conformal_fold_rows = min(model.config.conformal_fold_rows, QUICK_FOLD_ROWS)
     return model
 
 
