@@ -60,7 +60,8 @@ def interval_rows(results: Path) -> list[str]:
             cells += ["", "", "", ""]
         else:
             i = unseen.levels.index(0.9)
-            by_system = sorted((q[i], name) for name, q in (unseen.by_group or {}).items())
+            # system labels hold "|" (electrode|electrolyte|counter): escaped for the table
+            by_system = sorted((q[i], name.replace("|", "\\|")) for name, q in (unseen.by_group or {}).items())
             fold_seconds = sum(pd.read_csv(m)["seconds"].iloc[-1] for m in sorted(run.glob("system-folds/*/metrics.csv")))
             cells += [f"{unseen.factor(0.9):.2f} ({unseen.n_groups} systems)",
                       f"{by_system[0][0]:.2f} {by_system[0][1]}" if by_system else "",
