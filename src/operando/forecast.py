@@ -305,7 +305,7 @@ class ForecastModel:
         is the forecast. ``seed`` (default: the model's) makes the draws reproducible.
         ``every_s`` / ``steps`` thin the profile. Raises InputError for malformed inputs.
         """
-        from operando.bench.uncertainty import summarize_samples
+        from operando.bench.uncertainty import model_interval
         from operando.data.experiment import Experiment, ExperimentMeta
         from operando.data.preprocess import SpectralTransform, resample
 
@@ -336,13 +336,11 @@ class ForecastModel:
         seed = int(self.forecaster.seed if seed is None else seed)
         scale, offset = transform.scale, float(transform.offset_per_spectrum[0])
         parts: dict[str, list[np.ndarray]] = {"mean": [], "std": [], "low": [], "high": []}
-        summarize = getattr(self.forecaster, "summarize", None)
         for draws in self._draws(context, n, seed):
             if samples is None:
                 parts["mean"].append(draws.mean(axis=0))
                 continue
-            summary = (summarize(draws, level=level, system=cell.system) if summarize is not None
-                       else summarize_samples(draws, level=level))
+            summary = model_interval(self.forecaster, draws, level=level, system=cell.system)
             for name in parts:
                 parts[name].append(getattr(summary, name))
         joined = {name: np.concatenate(arrays) if arrays else None for name, arrays in parts.items()}

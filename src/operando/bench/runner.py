@@ -122,13 +122,10 @@ def evaluate(model: Forecaster, ds: OperandoDataset, split: Split,
 def interval_coverage90(model, e, steps: np.ndarray, n_samples: int) -> np.ndarray:
     """Per test spectrum (k,): share of wavenumbers inside the central 90 % interval of
     ``n_samples`` draws of ``model.sample`` from the masked experiment ``e``."""
-    from operando.bench.uncertainty import interval_coverage, summarize_samples
+    from operando.bench.uncertainty import interval_coverage, model_interval
 
     draws = np.asarray(model.sample(masked(e, [0]), steps, n_samples=n_samples), dtype=np.float64)
-    # The model's own interval for this cell's system (conformally calibrated when it was), if it has one.
-    summarize = getattr(model, "summarize", None)
-    summary = (summarize(draws, level=COVERAGE_LEVEL, system=e.system) if summarize is not None
-               else summarize_samples(draws, level=COVERAGE_LEVEL))
+    summary = model_interval(model, draws, level=COVERAGE_LEVEL, system=e.system)
     return interval_coverage(e.absorbance[steps].astype(np.float64), summary.low, summary.high).per_spectrum
 
 

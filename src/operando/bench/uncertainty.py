@@ -66,6 +66,14 @@ def summarize_samples(samples: np.ndarray, level: float = 0.9) -> SampleSummary:
     return SampleSummary(mean=s.mean(axis=0), std=s.std(axis=0, ddof=1), low=low, high=high, level=level)
 
 
+def model_interval(model, draws: np.ndarray, level: float = 0.9, system: str | None = None) -> SampleSummary:
+    """The interval ``model`` gives its ``draws`` (N, k, W) of a cell of battery system ``system``
+    (its ``summarize``: conformally calibrated when it was), or :func:`summarize_samples` for a
+    model without one."""
+    summarize = getattr(model, "summarize", None)
+    return summarize_samples(draws, level) if summarize is None else summarize(draws, level=level, system=system)
+
+
 def interval_coverage(true: np.ndarray, low: np.ndarray, high: np.ndarray) -> Coverage:
     """Fraction of ``true`` (n, W) with ``low <= true <= high``; overall and per spectrum."""
     t, lo, hi = (np.asarray(a, float) for a in (true, low, high))

@@ -243,13 +243,17 @@ class FlowForecaster:
     def calibrate(self, held: Sequence[tuple[Experiment, np.ndarray]]) -> ConformalScale:
         """Fit the conformal interval factors on held-out ``(experiment, steps)`` spectra the
         network never trained on (:meth:`fit` does this with ``conformal_share`` > 0)."""
-        true, draws = [], []
-        for e, steps in held:
-            true.append(e.absorbance[steps].astype(np.float64))
-            draws.append(self.sample(masked(e, [0]), steps, n_samples=self.config.conformal_samples))
-        scale = ConformalScale.fit(np.concatenate(true), np.concatenate(draws, axis=1))
+        scale = ConformalScale.fit(*self.held_out_draws(held))
         self.config.conformal = scale.to_dict()
         return scale
+
+    def held_out_draws(self, held: Sequence[tuple[Experiment, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """The true spectra (n, W) of held-out ``(experiment, steps)`` pairs and
+        ``conformal_samples`` draws of each, forecast from its experiment's first spectrum
+        (N, n, W): what the conformal factors are fitted on."""
+        true = [e.absorbance[steps].astype(np.float64) for e, steps in held]
+        draws = [self.sample(masked(e, [0]), steps, n_samples=self.config.conformal_samples) for e, steps in held]
+        return np.concatenate(true), np.concatenate(draws, axis=1)
 
     def calibrate_unseen_systems(self, train_set: Sequence[Experiment], fold_config: FlowModelConfig
                                  ) -> ConformalScale:
@@ -274,11 +278,11 @@ class FlowForecaster:
             run_dir = None if self.run_dir is None else self.run_dir / "system-folds" / f"fold-{k}"
             fold = type(self)(seed=self.seed, model=copy.deepcopy(fold_config), training=training, run_dir=run_dir)
             fold.fit([e for e in train_set if e.system not in systems])
-            for e in (e for e in train_set if e.system in systems):
-                steps = spaced_rows(e, config.conformal_fold_rows)
-                true.append(e.absorbance[steps].astype(np.float64))
-                draws.append(fold.sample(masked(e, [0]), steps, n_samples=config.conformal_samples))
-                groups += [e.system] * len(steps)
+            held = [(e, spaced_rows(e, config.conformal_fold_rows)) for e in train_set if e.system in systems]
+            fold_true, fold_draws = fold.held_out_draws(held)
+            true.append(fold_true)
+            draws.append(fold_draws)
+            groups += [e.system for e, steps in held for _ in steps]
         scale = ConformalScale.fit(np.concatenate(true), np.concatenate(draws, axis=1), groups=np.array(groups))
         config.conformal_unseen = scale.to_dict()
         return scale
