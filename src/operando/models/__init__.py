@@ -51,6 +51,8 @@ def _abcc(seed: int = 0, abcc: dict | None = None, **kwargs) -> FlowForecaster:
 
 # ABCC trains as long as plain MeanFlow: from 3000 to 6000 steps its random-split MAE went from
 # 1.286e-2 to 1.233e-2 and its system-split MAE from 3.014e-2 to 2.864e-2 (seed 0, docs/abcc.md).
+# 9000 steps was measured and not adopted: every metric a little better, but the 1500-step fold
+# models' factors then covered 0.843 of the system split instead of 0.869 (three seeds).
 ABCC_CPU_STEPS = 6000
 # Its point forecast averages 16 one-step draws (the draws that give its interval): against 4, the
 # random-split MAE of the 6000-step seed-0 model went from 1.233e-2 to 1.211e-2 (64: 1.207e-2).
