@@ -67,7 +67,7 @@ def main() -> None:
         for threads in args.threads:
             model = build_model(name, seed=0)
             steps = model.training.steps
-            fold_steps = model.config.conformal_system_folds * min(steps, model.config.conformal_fold_steps or steps)
+            fold_steps = model.config.conformal_system_folds * model.fold_training_steps()
             per_step = seconds_per_step(model, train_set, threads, args.steps, args.block)
             rows.append({"model": model.name, "split": args.split, "threads": threads,
                          "batch_size": model.training.batch_size, "seconds_per_step": round(per_step, 4),

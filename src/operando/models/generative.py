@@ -271,8 +271,7 @@ class FlowForecaster:
         config = self.config
         fold_config = dataclasses.replace(fold_config, conformal_share=0.0, conformal=None, conformal_system_folds=0,
                                           conformal_unseen=None, training_systems=None)
-        training = dataclasses.replace(self.training, steps=min(self.training.steps,
-                                                                config.conformal_fold_steps or self.training.steps))
+        training = dataclasses.replace(self.training, steps=self.fold_training_steps())
         true, draws, groups = [], [], []
         for k, systems in enumerate(system_folds(train_set, config.conformal_system_folds, self.seed)):
             run_dir = None if self.run_dir is None else self.run_dir / "system-folds" / f"fold-{k}"
@@ -286,6 +285,11 @@ class FlowForecaster:
         scale = ConformalScale.fit(np.concatenate(true), np.concatenate(draws, axis=1), groups=np.array(groups))
         config.conformal_unseen = scale.to_dict()
         return scale
+
+    def fold_training_steps(self) -> int:
+        """Training steps of each unseen-system fold model: ``conformal_fold_steps``, at most the
+        main model's (all of them when it is None)."""
+        return min(self.training.steps, self.config.conformal_fold_steps or self.training.steps)
 
     def interval_scale(self, system: str | None = None) -> tuple[ConformalScale | None, str]:
         """The interval factors for a forecast of ``system`` and their name: the unseen-system
