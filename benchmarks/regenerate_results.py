@@ -128,6 +128,12 @@ def main() -> None:
                       "Mean ± std (ddof 1) over training seeds of each metric's test-set mean "
                       "(`operando bench --seed N`; same split):", "",
                       seeds_md.read_text(encoding="utf-8").rstrip(), ""]
+        bias_md = args.results / split / "point-bias.md"
+        if bias_md.exists():
+            lines += [f"### {split.capitalize()} split: where the squared error comes from", "",
+                      "From `python benchmarks/bench_point_bias.py` (saved test predictions; offset = mean over "
+                      "wavenumbers of forecast − measured, per spectrum; mean over the seeds found):", "",
+                      bias_md.read_text(encoding="utf-8").rstrip(), ""]
     runs = run_rows(args.results)
     if runs:
         lines += ["## Flow models: training", "",

@@ -137,3 +137,22 @@ def test_quick_runs_shorten_training_the_ode_and_the_fold_draws(tmp_path):
     abcc_full, abcc_quick = (bench_model("abcc", seed=0, split="system", out=tmp_path, quick=q) for q in (False, True))
     assert abcc_quick.config.conformal_fold_rows == QUICK_FOLD_ROWS < abcc_full.config.conformal_fold_rows
     assert abcc_quick.training.steps == QUICK_TRAIN_STEPS < abcc_full.training.steps
+
+
+def test_point_bias_scores_separate_the_mean_error_from_the_rest():
+    """benchmarks/bench_point_bias.py: offsets, and MSE with the per-wavenumber mean error removed."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_point_bias", Path(__file__).parents[1] / "benchmarks" / "bench_point_bias.py")
+    bias = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bias)
+    offsets = np.array([-0.03, 0.0, 0.0, 0.01])           # skewed: mean -0.005, median 0
+    shape = np.array([1.0, -1.0, 1.0, -1.0]) * 0.02         # zero-mean over wavenumbers
+    errors = offsets[:, None] + np.array([1, -1, -1, 1])[:, None] * shape[None, :]  # shape averages out over spectra
+    scores = bias.bias_scores(errors, np.array(["A", "A", "B", "B"]))
+    assert scores["offset_mean"] == pytest.approx(-0.5) and scores["offset_median"] == pytest.approx(0.0)
+    assert scores["MSE"] == pytest.approx(1e3 * (np.mean(offsets ** 2) + 0.02 ** 2))
+    assert scores["MSE_without_mean_error"] == pytest.approx(1e3 * (np.var(offsets) + 0.02 ** 2))
+    assert scores["MSE_by_system"]["A"] == pytest.approx(1e3 * (0.03 ** 2 / 2 + 0.02 ** 2))

@@ -12,9 +12,11 @@ import subprocess
 import tempfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import toy_experiment
+from operando.bench.runner import markdown_table
 from operando.cli.main import main
 from operando.data.dataset import OperandoDataset
 from operando.errors import InputError
@@ -85,6 +87,13 @@ def test_markdown_table_to_html_escapes_and_drops_the_rule():
                                           "<tr><td>&lt;b&gt;x&lt;/b&gt; &amp; y</td><td>1.0 ± 0.1</td></tr>\n</table>")
     with pytest.raises(ValueError):
         markdown_table_to_html("no table here")
+
+
+def test_a_bar_inside_a_cell_survives_markdown_and_html():
+    """Battery system labels hold "|": markdown_table escapes it, the HTML table shows it."""
+    md = markdown_table(pd.DataFrame({"system": ["Cu|EC|Li"], "MSE": [0.5]}))
+    assert md.splitlines()[2] == "| Cu\\|EC\\|Li | 0.5 |"
+    assert "<td>Cu|EC|Li</td><td>0.5</td>" in markdown_table_to_html(md)
 
 
 def test_report_with_model_has_tables_figures_and_scores(inputs, report_with_model, capsys):

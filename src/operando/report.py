@@ -21,6 +21,7 @@ import datetime as _dt
 import html
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -95,7 +96,9 @@ def markdown_table_to_html(text: str) -> str:
     there is no table.
     """
     rows = [line.strip() for line in text.splitlines() if line.strip().startswith("|")]
-    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    # a "\\|" inside a cell is a literal bar (operando.bench.runner.markdown_table writes them)
+    bars = re.compile(r"(?<!\\)\|")
+    cells = [[c.strip().replace("\\|", "|") for c in bars.split(row)[1:-1]] for row in rows]
     cells = [r for r in cells if not all(set(c) <= set("-: ") and c for c in r)]  # drop the rule line
     if not cells:
         raise ValueError("no table found")

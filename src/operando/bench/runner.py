@@ -228,7 +228,11 @@ def write_tables(out_dir: str | Path, split: str) -> tuple[Path, Path]:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    cols = list(frame.columns)
+    """``frame`` as a Markdown table; a "|" inside a cell (battery system labels) is escaped."""
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|")
+
+    cols = [cell(c) for c in frame.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"

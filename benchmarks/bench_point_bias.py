@@ -1,0 +1,135 @@
+"""Where the squared error of each model's point forecast comes from: its signed baseline offset
+and the systems that carry it (no training; reads saved predictions, seconds).
+
+For every model folder under ``<results>/<split>`` with a ``predictions.npz`` (seed 0 there,
+seed N in ``seed-N/``), per test spectrum: the error e = forecast - measured (W,) and its
+offset o = mean over wavenumbers of e. Reported, mean over the seeds found:
+
+* offset mean and median over the test spectra (x1e-2 absorbance): a model whose forecasts sit
+  at the conditional mean of the truth has offset mean ~ 0; one that sits nearer the conditional
+  median of a skewed quantity has its median near 0 and its mean off 0;
+* MSE (x1e-3, as in the tables) and MSE with the model's own mean error removed per wavenumber
+  (what the same forecasts would score with their average bias subtracted: the most any
+  constant correction can gain);
+* MSE by battery system, and each system's share of the gap to ``--reference`` (sum over its
+  spectra of the per-spectrum MSE difference, over the total).
+
+And, for the truth: mean and median of the change of the offset from the first spectrum
+(mean over wavenumbers of s_m - s_0): a mean above the median is a right-skewed baseline drift.
+
+Writes ``<results>/<split>/point-bias.json`` and ``point-bias.md`` (read by regenerate_results.py).
+
+Run (after `operando bench`)::
+
+    python benchmarks/bench_point_bias.py --data outputs/opirspec7k-sim.h5 --results outputs/results --split random
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from operando.atomic import write_text
+from operando.bench.runner import markdown_table
+from operando.data.dataset import OperandoDataset
+from operando.data.preprocess import preprocess_dataset
+
+
+def seed_folders(model_dir: Path) -> list[Path]:
+    """The folders of one model holding predictions: seed 0 (the model folder) and seed-N/."""
+    folders = [model_dir] + sorted(model_dir.glob("seed-*"))
+    return [f for f in folders if (f / "predictions.npz").exists()]
+
+
+def errors_of(folder: Path, ds: OperandoDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(errors (n, W), systems (n,), truth offset change (n,)) of one saved prediction file."""
+    saved = np.load(folder / "predictions.npz")
+    errors, systems, drift = [], [], []
+    for key in sorted(k for k in saved.files if k.endswith("/steps")):
+        name = key[: -len("/steps")]
+        steps, forecast = saved[key], saved[f"{name}/spectra"]
+        e = ds[name]
+        true = e.absorbance[steps].astype(np.float64)
+        errors.append(forecast - true)
+        systems += [e.system] * len(steps)
+        drift.append((true - e.absorbance[:1]).mean(axis=1))
+    return np.concatenate(errors), np.array(systems), np.concatenate(drift)
+
+
+def bias_scores(errors: np.ndarray, systems: np.ndarray) -> dict:
+    """Offset and squared-error summary of one model's test errors (n, W)."""
+    offset = errors.mean(axis=1)
+    per_spectrum_mse = (errors ** 2).mean(axis=1)
+    debiased = errors - errors.mean(axis=0, keepdims=True)
+    return {"offset_mean": 100 * float(offset.mean()), "offset_median": 100 * float(np.median(offset)),
+            "MSE": 1e3 * float(per_spectrum_mse.mean()),
+            "MSE_without_mean_error": 1e3 * float((debiased ** 2).mean()),
+            "per_spectrum_MSE": per_spectrum_mse,
+            "MSE_by_system": {s: 1e3 * float(per_spectrum_mse[systems == s].mean()) for s in np.unique(systems)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="dataset (.h5) the results were scored on")
+    parser.add_argument("--results", type=Path, default=Path("outputs/results"), help="`operando bench` --out")
+    parser.add_argument("--split", choices=("random", "system"), default="random")
+    parser.add_argument("--reference", default="mlp-regression", help="model folder the gaps are taken against")
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="model folders to report (default: every one with predictions); the reference is added")
+    args = parser.parse_args()
+
+    ds = preprocess_dataset(OperandoDataset.load(args.data))
+    split_dir = args.results / args.split
+    models = {d.name: seed_folders(d) for d in sorted(split_dir.iterdir()) if d.is_dir() and seed_folders(d)
+              and (args.models is None or d.name in args.models or d.name == args.reference)}
+    if args.models and set(args.models) - set(models):
+        raise SystemExit(f"{split_dir}: no predictions.npz for {sorted(set(args.models) - set(models))}")
+    if args.reference not in models:
+        raise SystemExit(f"{split_dir}: no predictions.npz of the reference model {args.reference!r}")
+    scores, drift = {}, None
+    for model, folders in models.items():
+        per_seed = []
+        for folder in folders:
+            errors, systems, drift = errors_of(folder, ds)
+            per_seed.append(bias_scores(errors, systems))
+        scores[model] = per_seed
+    ref = scores[args.reference]
+    rows, by_system, report = [], {}, {"split": args.split, "reference": args.reference, "models": {}}
+    for model, per_seed in scores.items():
+        seeds = len(per_seed)
+        mean = {k: float(np.mean([s[k] for s in per_seed])) for k in
+                ("offset_mean", "offset_median", "MSE", "MSE_without_mean_error")}
+        systems_list = sorted(per_seed[0]["MSE_by_system"])
+        mse_by_system = {s: float(np.mean([p["MSE_by_system"][s] for p in per_seed])) for s in systems_list}
+        shares = {}
+        # seed k against the reference's seed k; shares of a positive summed per-spectrum MSE gap only
+        gap = np.mean([p["per_spectrum_MSE"] - r["per_spectrum_MSE"] for p, r in zip(per_seed, ref)], axis=0)
+        if model != args.reference and gap.sum() > 0:
+            shares = {s: float(gap[systems == s].sum() / gap.sum()) for s in systems_list}
+        report["models"][model] = {**mean, "seeds": seeds, "MSE_by_system": mse_by_system,
+                                   "share_of_gap_by_system": shares}
+        rows.append({"model": model, "seeds": seeds, "offset mean [x1e-2]": f"{mean['offset_mean']:.3f}",
+                     "offset median [x1e-2]": f"{mean['offset_median']:.3f}", "MSE [x1e-3]": f"{mean['MSE']:.4f}",
+                     "MSE, mean error removed [x1e-3]": f"{mean['MSE_without_mean_error']:.4f}"})
+        by_system[model] = shares
+    report["truth_offset_change"] = {"mean": 100 * float(drift.mean()), "median": 100 * float(np.median(drift))}
+
+    lines = [markdown_table(pd.DataFrame(rows)).rstrip(), "",
+             f"Truth: change of the offset from the first spectrum, mean {report['truth_offset_change']['mean']:.3f}, "
+             f"median {report['truth_offset_change']['median']:.3f} (x1e-2).", ""]
+    compared = {m: shares for m, shares in by_system.items() if shares}
+    gap_rows = [{"system": s, **{m: f"{shares[s]:+.2f}" for m, shares in compared.items()}}
+                for s in sorted(next(iter(compared.values()), {}))]
+    if gap_rows:
+        lines += [f"Share of each model's MSE gap to {args.reference} by battery system, for the models behind it "
+                  "(seed k against the reference's seed k; a negative share: the model is better there):", "", markdown_table(pd.DataFrame(gap_rows)).rstrip(), ""]
+    write_text(split_dir / "point-bias.json", json.dumps(report, indent=2))
+    write_text(split_dir / "point-bias.md", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
