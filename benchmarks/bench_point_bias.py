@@ -89,11 +89,14 @@ def main() -> None:
         raise SystemExit(f"{split_dir}: no predictions.npz for {sorted(set(args.models) - set(models))}")
     if args.reference not in models:
         raise SystemExit(f"{split_dir}: no predictions.npz of the reference model {args.reference!r}")
-    scores, drift = {}, None
+    scores, drift, first = {}, None, None
     for model, folders in models.items():
         per_seed = []
         for folder in folders:
             errors, systems, drift = errors_of(folder, ds)
+            first = first or (folder, len(errors))
+            if len(errors) != first[1]:  # the gaps pair spectra one by one
+                raise SystemExit(f"{folder}: {len(errors)} test spectra, {first[0]}: {first[1]}; not one test set")
             per_seed.append(bias_scores(errors, systems))
         scores[model] = per_seed
     ref = scores[args.reference]
