@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from operando.atomic import write_text
-from operando.bench.runner import NOISE_FLOOR, format_table, load_summaries, markdown_table
+from operando.bench.runner import NOISE_FLOOR, format_table, load_summaries, markdown_cell, markdown_table
 from operando.bench.uncertainty import ConformalScale
 from operando.train.checkpoint import load_tensors
 
@@ -60,14 +60,21 @@ def interval_rows(results: Path) -> list[str]:
             cells += ["", "", "", ""]
         else:
             i = unseen.levels.index(0.9)
-            # system labels hold "|" (electrode|electrolyte|counter): escaped for the table
-            by_system = sorted((q[i], name.replace("|", "\\|")) for name, q in (unseen.by_group or {}).items())
+            by_system = sorted((q[i], markdown_cell(name)) for name, q in (unseen.by_group or {}).items())
             fold_seconds = sum(pd.read_csv(m)["seconds"].iloc[-1] for m in sorted(run.glob("system-folds/*/metrics.csv")))
             cells += [f"{unseen.factor(0.9):.2f} ({unseen.n_groups} systems)",
                       f"{by_system[0][0]:.2f} {by_system[0][1]}" if by_system else "",
                       f"{by_system[-1][0]:.2f} {by_system[-1][1]}" if by_system else "", f"{fold_seconds:.0f}"]
         rows.append("| " + " | ".join(cells) + " |")
     return rows
+
+
+def included(path: Path, heading: str, intro: str) -> list[str]:
+    """The lines of a section that shows the Markdown file ``path`` (written by a benchmark script)
+    under ``heading`` after ``intro``; none when the script has not been run."""
+    if not path.exists():
+        return []
+    return [heading, "", intro, "", path.read_text(encoding="utf-8").rstrip(), ""]
 
 
 def ranking(summaries: list[dict]) -> list[str]:
@@ -122,18 +129,13 @@ def main() -> None:
                   "of test values inside the model's 90 % interval (16 draws; for ABCC conformal: split-conformal "
                   "on the random split, whose test cells it trained on, and cross-conformal over training systems "
                   "on the system split; raw draw quantiles otherwise):", "", *timing, ""]
-        seeds_md = args.results / split / "seeds.md"
-        if seeds_md.exists():
-            lines += [f"### {split.capitalize()} split across training seeds", "",
-                      "Mean ± std (ddof 1) over training seeds of each metric's test-set mean "
-                      "(`operando bench --seed N`; same split):", "",
-                      seeds_md.read_text(encoding="utf-8").rstrip(), ""]
-        bias_md = args.results / split / "point-bias.md"
-        if bias_md.exists():
-            lines += [f"### {split.capitalize()} split: where the squared error comes from", "",
-                      "From `python benchmarks/bench_point_bias.py` (saved test predictions; offset = mean over "
-                      "wavenumbers of forecast − measured, per spectrum; mean over the seeds found):", "",
-                      bias_md.read_text(encoding="utf-8").rstrip(), ""]
+        lines += included(args.results / split / "seeds.md", f"### {split.capitalize()} split across training seeds",
+                          "Mean ± std (ddof 1) over training seeds of each metric's test-set mean "
+                          "(`operando bench --seed N`; same split):")
+        lines += included(args.results / split / "point-bias.md",
+                          f"### {split.capitalize()} split: where the squared error comes from",
+                          "From `python benchmarks/bench_point_bias.py` (saved test predictions; offset = mean over "
+                          "wavenumbers of forecast − measured, per spectrum; mean over the seeds found):")
     runs = run_rows(args.results)
     if runs:
         lines += ["## Flow models: training", "",
@@ -150,30 +152,18 @@ def main() -> None:
                   "that gave the smallest and the largest factor:", "",
                   "| run | held-out spectra | unseen systems | smallest (system) | largest (system) | fold training [s] |",
                   "|---|---|---|---|---|---|", *intervals, ""]
-    training = args.results / "speed" / "training.md"
-    if training.exists():
-        lines += ["## Training throughput on CPU", "",
-                  "From `python benchmarks/bench_training.py` (the model's real training problem, on an otherwise "
-                  "idle machine; budget time = training steps x median seconds per step):", "",
-                  training.read_text(encoding="utf-8").rstrip(), ""]
-    sampling = args.results / "speed" / "sampling.md"
-    if sampling.exists():
-        lines += ["## One-step MeanFlow against multi-step flow matching", "",
-                  "From `python benchmarks/bench_sampling.py` (same process, same threads for both models):", "",
-                  sampling.read_text(encoding="utf-8").rstrip(), ""]
+    lines += included(args.results / "speed" / "training.md", "## Training throughput on CPU",
+                      "From `python benchmarks/bench_training.py` (the model's real training problem, on an otherwise "
+                      "idle machine; budget time = training steps x median seconds per step):")
+    lines += included(args.results / "speed" / "sampling.md", "## One-step MeanFlow against multi-step flow matching",
+                      "From `python benchmarks/bench_sampling.py` (same process, same threads for both models):")
     for folder in args.routes:
-        routes = folder / "routes.md"
-        if routes.exists():
-            lines += [f"## Image route (waveform images, latent MeanFlow): {folder.name}", "",
-                      f"From `python benchmarks/bench_routes.py` (folder {folder}), 3000 MeanFlow steps; the 1D route "
-                      "at that budget is compared in [image-route.md](image-route.md) (the tables above hold "
-                      "MeanFlow's 6000-step default):", "",
-                      routes.read_text(encoding="utf-8").rstrip(), ""]
-    ablation = args.ablation / "ablation.md"
-    if ablation.exists():
-        lines += ["## ABCC ablation (Table 4 layout)", "",
-                  f"From `python benchmarks/ablation.py` (folder {args.ablation}):", "",
-                  ablation.read_text(encoding="utf-8").rstrip(), ""]
+        lines += included(folder / "routes.md", f"## Image route (waveform images, latent MeanFlow): {folder.name}",
+                          f"From `python benchmarks/bench_routes.py` (folder {folder}), 3000 MeanFlow steps; the 1D "
+                          "route at that budget is compared in [image-route.md](image-route.md) (the tables above "
+                          "hold MeanFlow's 6000-step default):")
+    lines += included(args.ablation / "ablation.md", "## ABCC ablation (Table 4 layout)",
+                      f"From `python benchmarks/ablation.py` (folder {args.ablation}):")
     write_text(args.out, "\n".join(lines))
     print(f"wrote {args.out}")
 

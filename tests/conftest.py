@@ -1,7 +1,9 @@
 """Shared test fixtures: a tiny, fast, fully known operando dataset."""
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 # One thread per test process: the suite runs as `pytest -n 2` on 2 cores, and oversubscribed
 # BLAS/OpenMP threads make small solves up to 100x slower there.
@@ -63,3 +65,11 @@ def toy_dataset() -> OperandoDataset:
     exps += [toy_experiment(f"sn-{i}", seed=10 + i, electrode="Sn") for i in range(2)]
     exps += [toy_experiment("lto-ec", n=14, seed=20, electrode="LTO", ec=1.0)]
     return OperandoDataset(exps, simulated=True)
+
+
+def load_benchmark(name: str):
+    """The module of the script ``benchmarks/<name>.py`` (not a package), to test its functions."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

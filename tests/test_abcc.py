@@ -3,7 +3,6 @@ trajectory batches, save/load, bench coverage, the ablation script and the regis
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import sys
 import warnings
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import GRID, toy_meta
+from conftest import GRID, load_benchmark, toy_meta
 from operando.bench.splits import make_split
 from operando.bench.task import masked
 from operando.data.dataset import OperandoDataset
@@ -374,9 +373,7 @@ def test_runner_records_coverage_for_sampling_models(toy_dataset, tmp_path):
 
 
 def test_ablation_variants_are_cumulative():
-    spec = importlib.util.spec_from_file_location("ablation", ROOT / "benchmarks" / "ablation.py")
-    ablation = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ablation)
+    ablation = load_benchmark("ablation")
     rows = dict(ablation.variant_configs("simulated"))
     assert list(rows)[0] == "ABCC (full)" and rows["ABCC (full)"].abcc == ABCCConfig()
     last = rows["w/o mean alignment"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import load_benchmark
 from operando.bench.splits import load_split, make_split, save_split
 from operando.bench.task import Forecaster, masked, training_rows
 from operando.errors import InputError
@@ -141,13 +142,7 @@ def test_quick_runs_shorten_training_the_ode_and_the_fold_draws(tmp_path):
 
 def test_point_bias_scores_separate_the_mean_error_from_the_rest():
     """benchmarks/bench_point_bias.py: offsets, and MSE with the per-wavenumber mean error removed."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "bench_point_bias", Path(__file__).parents[1] / "benchmarks" / "bench_point_bias.py")
-    bias = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bias)
+    bias = load_benchmark("bench_point_bias")
     offsets = np.array([-0.03, 0.0, 0.0, 0.01])           # skewed: mean -0.005, median 0
     shape = np.array([1.0, -1.0, 1.0, -1.0]) * 0.02         # zero-mean over wavenumbers
     errors = offsets[:, None] + np.array([1, -1, -1, 1])[:, None] * shape[None, :]  # shape averages out over spectra

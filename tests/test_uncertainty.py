@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import load_benchmark
 from operando.bench.uncertainty import ConformalScale, interval_coverage, summarize_samples
 
 
@@ -124,14 +125,9 @@ def test_grouped_conformal_scale_covers_its_hardest_group():
 
 def test_results_page_lists_both_interval_factors(tmp_path):
     """benchmarks/regenerate_results.py reads the factors back from a run folder."""
-    import importlib.util
     import json
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location(
-        "regenerate_results", Path(__file__).parents[1] / "benchmarks" / "regenerate_results.py")
-    regenerate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(regenerate)
+    regenerate = load_benchmark("regenerate_results")
     truth, draws = _gaussian_problem(6, 30, 50, 8, spread=1 / 2)
     seen = ConformalScale.fit(truth[:10], draws[:, :10])
     unseen = ConformalScale.fit(truth, draws, groups=np.array(["A|x|Li"] * 10 + ["B|y|Li"] * 20))

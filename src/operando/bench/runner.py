@@ -227,12 +227,14 @@ def write_tables(out_dir: str | Path, split: str) -> tuple[Path, Path]:
     return folder / "table.csv", md
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """``frame`` as a Markdown table; a "|" inside a cell (battery system labels) is escaped."""
-    def cell(v) -> str:
-        return str(v).replace("|", "\\|")
+def markdown_cell(value) -> str:
+    """``value`` as the text of a Markdown table cell: a "|" (battery system labels hold them) escaped."""
+    return str(value).replace("|", "\\|")
 
-    cols = [cell(c) for c in frame.columns]
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """``frame`` as a Markdown table (cells through :func:`markdown_cell`)."""
+    cols = [markdown_cell(c) for c in frame.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
