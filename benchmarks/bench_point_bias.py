@@ -11,6 +11,10 @@ offset o = mean over wavenumbers of e. Reported, mean over the seeds found:
 * MSE (x1e-3, as in the tables) and MSE with the model's own mean error removed per wavenumber
   (what the same forecasts would score with their average bias subtracted: the most any
   constant correction can gain);
+* MSE split into the error's linear baseline (least-squares offset + slope over the
+  wavenumber axis, per spectrum) and the rest (bands, and the measured spectra's noise, whose
+  floor is in the rest): a model that is behind on the baseline part misjudges the level and
+  tilt of the spectra, one behind on the rest misjudges their bands;
 * MSE by battery system, and each system's share of the gap to ``--reference`` (sum over its
   spectra of the per-spectrum MSE difference, over the total).
 
@@ -59,14 +63,25 @@ def errors_of(folder: Path, ds: OperandoDataset) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(errors), np.array(systems), np.concatenate(drift)
 
 
+def linear_baseline(errors: np.ndarray) -> np.ndarray:
+    """Per-spectrum least-squares offset + slope of ``errors`` (n, W) over the grid, (n, W).
+    The common grid is uniform in wavenumber, so a line in the index is a line in cm-1."""
+    axis = np.linspace(-1.0, 1.0, errors.shape[1])
+    basis = np.stack([np.ones_like(axis), axis], axis=1)  # (W, 2)
+    return errors @ np.linalg.pinv(basis).T @ basis.T
+
+
 def bias_scores(errors: np.ndarray, systems: np.ndarray) -> dict:
     """Offset and squared-error summary of one model's test errors (n, W)."""
     offset = errors.mean(axis=1)
     per_spectrum_mse = (errors ** 2).mean(axis=1)
     debiased = errors - errors.mean(axis=0, keepdims=True)
+    baseline = linear_baseline(errors)  # orthogonal to the rest: the two MSE parts add up to MSE
     return {"offset_mean": 100 * float(offset.mean()), "offset_median": 100 * float(np.median(offset)),
             "MSE": 1e3 * float(per_spectrum_mse.mean()),
             "MSE_without_mean_error": 1e3 * float((debiased ** 2).mean()),
+            "MSE_baseline": 1e3 * float((baseline ** 2).mean()),
+            "MSE_rest": 1e3 * float(((errors - baseline) ** 2).mean()),
             "per_spectrum_MSE": per_spectrum_mse,
             "MSE_by_system": {s: 1e3 * float(per_spectrum_mse[systems == s].mean()) for s in np.unique(systems)}}
 
@@ -104,7 +119,7 @@ def main() -> None:
     for model, per_seed in scores.items():
         seeds = len(per_seed)
         mean = {k: float(np.mean([s[k] for s in per_seed])) for k in
-                ("offset_mean", "offset_median", "MSE", "MSE_without_mean_error")}
+                ("offset_mean", "offset_median", "MSE", "MSE_without_mean_error", "MSE_baseline", "MSE_rest")}
         systems_list = sorted(per_seed[0]["MSE_by_system"])
         mse_by_system = {s: float(np.mean([p["MSE_by_system"][s] for p in per_seed])) for s in systems_list}
         shares = {}
@@ -116,7 +131,9 @@ def main() -> None:
                                    "share_of_gap_by_system": shares}
         rows.append({"model": model, "seeds": seeds, "offset mean [x1e-2]": f"{mean['offset_mean']:.3f}",
                      "offset median [x1e-2]": f"{mean['offset_median']:.3f}", "MSE [x1e-3]": f"{mean['MSE']:.4f}",
-                     "MSE, mean error removed [x1e-3]": f"{mean['MSE_without_mean_error']:.4f}"})
+                     "MSE, mean error removed [x1e-3]": f"{mean['MSE_without_mean_error']:.4f}",
+                     "MSE of the error's linear baseline [x1e-3]": f"{mean['MSE_baseline']:.4f}",
+                     "MSE of the rest [x1e-3]": f"{mean['MSE_rest']:.4f}"})
         by_system[model] = shares
     report["truth_offset_change"] = {"mean": 100 * float(drift.mean()), "median": 100 * float(np.median(drift))}
 

@@ -4,7 +4,8 @@ point forecast against its number of draws, ``--models abcc``).
 Loads two trained run folders (by default the ones `operando bench` / `operando pipeline`
 leave under ``<results>/runs``: ``meanflow-<split>`` and ``flow-matching-<split>``), forecasts
 every test spectrum of the OpIRBench split from its experiment's first spectrum with each
-sampler setting, and records wall time and MAE (of the point forecast = mean of the draws).
+sampler setting, and records wall time, MAE and MSE (of the point forecast = mean of the
+draws; MSE shows what the draws' own scatter adds to a squared metric).
 Both models run in this one process, one after the other, with the same torch thread count,
 so the times compare.
 
@@ -37,17 +38,20 @@ from operando.models.generative import FlowForecaster
 
 
 def forecast_test_set(model: FlowForecaster, ds: OperandoDataset, test: dict, draws: int,
-                      seed: int = 0) -> tuple[float, float, int]:
-    """(seconds, MAE, n_spectra) of the point forecast (mean of ``draws``) of every test step."""
-    errors = []
+                      seed: int = 0) -> tuple[float, dict[str, float], int]:
+    """(seconds, {"MAE", "MSE"} test-set means, n_spectra) of the point forecast (mean of
+    ``draws``) of every test step."""
+    errors = {"MAE": [], "MSE": []}
     started = time.perf_counter()
     for name, steps in test.items():
         e = ds[name]
         pred = model.sample(masked(e, [0]), np.asarray(steps), n_samples=draws, seed=seed).mean(axis=0)
-        errors.append(spectrum_metrics(e.absorbance[steps].astype(np.float64), pred)["MAE"])
+        scores = spectrum_metrics(e.absorbance[steps].astype(np.float64), pred)
+        for metric, per_spectrum in errors.items():
+            per_spectrum.append(scores[metric])
     seconds = time.perf_counter() - started
-    errors = np.concatenate(errors)
-    return seconds, float(errors.mean()), len(errors)
+    per_spectrum = {m: np.concatenate(v) for m, v in errors.items()}
+    return seconds, {m: float(v.mean()) for m, v in per_spectrum.items()}, len(per_spectrum["MAE"])
 
 
 def main() -> None:
@@ -80,12 +84,12 @@ def main() -> None:
     for label, run in runs.items():
         model = FlowForecaster.load(run)
         for draws in args.draws:
-            seconds, mae, n = forecast_test_set(model, ds, split.test, draws)
+            seconds, scores, n = forecast_test_set(model, ds, split.test, draws)
             rows.append({"model": label, "run": str(run), "sampler steps": model.config.sample_steps,
                          "draws": draws, "network evaluations per spectrum": model.config.sample_steps * draws,
-                         "test spectra": n, "predict seconds": round(seconds, 3), "MAE": mae})
+                         "test spectra": n, "predict seconds": round(seconds, 3), **scores})
             print(f"{label:14s} {model.config.sample_steps:3d}-step x {draws} draws: {seconds:8.2f} s, "
-                  f"MAE {mae / 1e-2:.3f}e-2 ({n} spectra)", flush=True)
+                  f"MAE {scores['MAE'] / 1e-2:.3f}e-2, MSE {scores['MSE'] / 1e-3:.4f}e-3 ({n} spectra)", flush=True)
     table = pd.DataFrame(rows)
     speedups = []
     for draws in args.draws if {"MeanFlow", "Flow matching"} <= set(runs) else ():
@@ -99,8 +103,9 @@ def main() -> None:
               "rows": rows, "speedups": speedups}
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "sampling.json", json.dumps(result, indent=2))
-    shown = table.drop(columns=["run"]).assign(MAE=lambda t: (t["MAE"] / 1e-2).round(3))
-    shown = shown.rename(columns={"MAE": "MAE (x1e-2)"})
+    shown = table.drop(columns=["run"]).assign(MAE=lambda t: (t["MAE"] / 1e-2).round(3),
+                                               MSE=lambda t: (t["MSE"] / 1e-3).round(4))
+    shown = shown.rename(columns={"MAE": "MAE (x1e-2)", "MSE": "MSE (x1e-3)"})
     md = (f"Prediction of the {args.split}-split test set ({rows[0]['test spectra']} spectra) from each "
           f"experiment's first spectrum, {args.threads} torch threads, one process.\n\n"
           + markdown_table(shown) + ("\n\n" + markdown_table(pd.DataFrame(speedups)) if speedups else "") + "\n")

@@ -157,6 +157,10 @@ def main() -> None:
                       "idle machine; budget time = training steps x median seconds per step):")
     lines += included(args.results / "speed" / "sampling.md", "## One-step MeanFlow against multi-step flow matching",
                       "From `python benchmarks/bench_sampling.py` (same process, same threads for both models):")
+    for folder in sorted(args.results.glob("speed-draws-*")):
+        lines += included(folder / "sampling.md", f"## Point forecast against its number of draws: {folder.name}",
+                          f"From `python benchmarks/bench_sampling.py --draws ... --out {folder}` (MSE falls with "
+                          "the draws: their own scatter is part of a squared error):")
     for folder in args.routes:
         lines += included(folder / "routes.md", f"## Image route (waveform images, latent MeanFlow): {folder.name}",
                           f"From `python benchmarks/bench_routes.py` (folder {folder}), 3000 MeanFlow steps; the 1D "

@@ -151,3 +151,16 @@ def test_point_bias_scores_separate_the_mean_error_from_the_rest():
     assert scores["MSE"] == pytest.approx(1e3 * (np.mean(offsets ** 2) + 0.02 ** 2))
     assert scores["MSE_without_mean_error"] == pytest.approx(1e3 * (np.var(offsets) + 0.02 ** 2))
     assert scores["MSE_by_system"]["A"] == pytest.approx(1e3 * (0.03 ** 2 / 2 + 0.02 ** 2))
+
+
+def test_point_bias_splits_mse_into_linear_baseline_and_bands():
+    """A line (offset + slope) and a band orthogonal to it land in their own MSE parts."""
+    bias = load_benchmark("bench_point_bias")
+    axis = np.linspace(-1.0, 1.0, 5)                         # mean(axis^2) = 0.5
+    band = np.array([1.0, -2.0, 2.0, -2.0, 1.0])             # orthogonal to 1 and to axis; mean(band^2) = 2.8
+    offset, slope, height = np.array([0.01, -0.02]), np.array([0.03, 0.0]), np.array([0.0, 0.005])
+    errors = offset[:, None] + slope[:, None] * axis + height[:, None] * band
+    scores = bias.bias_scores(errors, np.array(["A", "B"]))
+    assert scores["MSE_baseline"] == pytest.approx(1e3 * np.mean(offset ** 2 + 0.5 * slope ** 2))
+    assert scores["MSE_rest"] == pytest.approx(1e3 * np.mean(2.8 * height ** 2))
+    assert scores["MSE_baseline"] + scores["MSE_rest"] == pytest.approx(scores["MSE"])
