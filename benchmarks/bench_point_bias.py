@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from operando.atomic import write_text
-from operando.bench.runner import markdown_table
+from operando.bench.runner import load_predictions, markdown_table
 from operando.data.dataset import OperandoDataset
 from operando.data.preprocess import preprocess_dataset
 
@@ -50,11 +50,8 @@ def seed_folders(model_dir: Path) -> list[Path]:
 
 def errors_of(folder: Path, ds: OperandoDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(errors (n, W), systems (n,), truth offset change (n,)) of one saved prediction file."""
-    saved = np.load(folder / "predictions.npz")
     errors, systems, drift = [], [], []
-    for key in sorted(k for k in saved.files if k.endswith("/steps")):
-        name = key[: -len("/steps")]
-        steps, forecast = saved[key], saved[f"{name}/spectra"]
+    for name, (steps, forecast) in load_predictions(folder).items():
         e = ds[name]
         true = e.absorbance[steps].astype(np.float64)
         errors.append(forecast - true)

@@ -80,13 +80,18 @@ def test_every_registered_model_honours_the_contract(toy_dataset, name, tmp_path
 
 
 def test_runner_scores_and_tables(toy_dataset, tmp_path):
-    from operando.bench.runner import evaluate, load_summaries, noise_floor, save_result, write_tables
+    from operando.bench.runner import (evaluate, load_predictions, load_summaries, noise_floor, save_result,
+                                       write_tables)
 
     split = make_split(toy_dataset, "random", seed=0)
     results = [evaluate(build_model(n), toy_dataset, split) for n in ("static", "nearest")]
     results.append(noise_floor(toy_dataset, split))
     for r in results:
-        save_result(r, tmp_path)
+        saved = load_predictions(save_result(r, tmp_path))
+        assert sorted(saved) == sorted(r.predictions)  # the forecasts read back as they were scored
+        for name, (steps, spectra) in saved.items():
+            np.testing.assert_array_equal(steps, r.predictions[name][0])
+            np.testing.assert_allclose(spectra, r.predictions[name][1], rtol=1e-6, atol=1e-7)
     csv, md = write_tables(tmp_path, "random")
     text = md.read_text()
     assert "Static" in text and "Nearest trajectory" in text and "Noise floor" in text

@@ -161,6 +161,14 @@ def save_result(result: BenchResult, out_dir: str | Path) -> Path:
     return folder
 
 
+def load_predictions(folder: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The forecasts :func:`save_result` wrote to ``folder/predictions.npz``:
+    {experiment: (steps (k,), spectra (k, W) float32)}, experiments in sorted order."""
+    with np.load(Path(folder) / "predictions.npz") as saved:
+        names = sorted(k[: -len("/steps")] for k in saved.files if k.endswith("/steps"))
+        return {name: (saved[f"{name}/steps"], saved[f"{name}/spectra"]) for name in names}
+
+
 def load_summaries(out_dir: str | Path, split: str, all_seeds: bool = False) -> list[dict]:
     """The ``summary.json`` files under ``out_dir/split``, noise floor last: each model at its
     lowest training seed, or with ``all_seeds`` every seed (sorted by model, then seed)."""
