@@ -19,7 +19,8 @@ import pandas as pd
 import torch
 
 from operando.atomic import write_text
-from operando.bench.runner import NOISE_FLOOR, format_table, load_summaries, markdown_cell, markdown_table
+from operando.bench.runner import (NOISE_FLOOR, format_table, load_summaries, markdown_cell, markdown_table,
+                                   seed_summaries)
 from operando.bench.uncertainty import ConformalScale
 from operando.train.checkpoint import load_tensors
 
@@ -77,6 +78,26 @@ def included(path: Path, heading: str, intro: str) -> list[str]:
     return [heading, "", intro, "", path.read_text(encoding="utf-8").rstrip(), ""]
 
 
+def scale_lines(folder: Path, results: Path) -> list[str]:
+    """Models of ``benchmarks/bench_abcc_scale.py`` (folder ``folder``) beside the seed means of
+    ``results``, per split, labelled with the batch, steps and learning rate of their run folders."""
+    lines = []
+    for split in ("random", "system"):
+        scaled = seed_summaries(folder, split)
+        runs = sorted((folder / "runs").glob(f"*-{split}*/config.json"))
+        if not scaled or not runs:
+            continue
+        config = json.loads(runs[0].read_text(encoding="utf-8"))
+        label = f"batch {config['batch_size']} x {config['steps']} steps, lr {config['lr']:g}"
+        rows = [{**s, "model": f"{s['model']}, {label}"} for s in scaled] + seed_summaries(results, split)
+        lines += [f"## {split.capitalize()} split at another training scale: {folder}", "",
+                  f"From `python benchmarks/bench_abcc_scale.py` (folder {folder}; docs/abcc.md says on what "
+                  f"machine), beside the registered models of the seeds table above (ABCC: batch 64 x 6000 "
+                  "steps); mean ± std over training seeds:", "",
+                  markdown_table(format_table(rows)).rstrip(), "", *ranking(rows), ""]
+    return lines
+
+
 def ranking(summaries: list[dict]) -> list[str]:
     """Models ordered by mean MAE, and for each metric the best model: read, not typed."""
     from operando.bench.metrics import HIGHER_IS_BETTER, METRIC_SCALES
@@ -103,6 +124,8 @@ def main() -> None:
                     help="folder of benchmarks/ablation.py (its ablation.md is included when present)")
     ap.add_argument("--routes", type=Path, nargs="*", default=[Path("outputs/routes-random"), Path("outputs/routes-system")],
                     help="folders of benchmarks/bench_routes.py (their routes.md are included when present)")
+    ap.add_argument("--scale", type=Path, nargs="*", default=[Path("outputs/results-scale")],
+                    help="folders of benchmarks/bench_abcc_scale.py (compared with --results when present)")
     ap.add_argument("--out", type=Path, default=Path("docs/results.md"))
     args = ap.parse_args()
 
@@ -136,6 +159,8 @@ def main() -> None:
                           f"### {split.capitalize()} split: where the squared error comes from",
                           "From `python benchmarks/bench_point_bias.py` (saved test predictions; offset = mean over "
                           "wavenumbers of forecast − measured, per spectrum; mean over the seeds found):")
+    for folder in args.scale:
+        lines += scale_lines(folder, args.results)
     runs = run_rows(args.results)
     if runs:
         lines += ["## Flow models: training", "",

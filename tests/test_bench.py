@@ -169,3 +169,58 @@ def test_point_bias_splits_mse_into_linear_baseline_and_bands():
     assert scores["MSE_baseline"] == pytest.approx(1e3 * np.mean(offset ** 2 + 0.5 * slope ** 2))
     assert scores["MSE_rest"] == pytest.approx(1e3 * np.mean(2.8 * height ** 2))
     assert scores["MSE_baseline"] + scores["MSE_rest"] == pytest.approx(scores["MSE"])
+
+
+def _write_summary(folder, model: str, seed: int, mae: float, mse: float) -> None:
+    """A summary.json with every table metric (the others fixed) for one training seed."""
+    import json
+
+    from operando.bench.runner import TABLE_COLUMNS
+
+    values = {m: 0.5 for m in TABLE_COLUMNS} | {"MAE": mae, "MSE": mse}
+    target = folder / ("" if seed == 0 else f"seed-{seed}")
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "summary.json").write_text(json.dumps(
+        {"model": model, "split": "random", "seed": seed, **{m: {"mean": v, "std": 0.0} for m, v in values.items()}}))
+
+
+def test_results_page_compares_a_scaled_run_with_the_registered_seeds(tmp_path):
+    """regenerate_results.scale_lines labels the scaled model with its run's batch and steps and
+    picks the best model per metric across both folders."""
+    import json
+
+    regenerate = load_benchmark("regenerate_results")
+    results, scale = tmp_path / "results", tmp_path / "scale"
+    for seed, (mae, mse) in enumerate([(1.20e-2, 3.4e-4), (1.22e-2, 3.4e-4)]):
+        _write_summary(scale / "random" / "abcc-small-1-step", "ABCC (small, 1-step)", seed, mae, mse)
+        _write_summary(results / "random" / "mlp-regression", "MLP regression", seed, 1.24e-2, 3.3e-4)
+    run = scale / "runs" / "abcc-small-random"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"batch_size": 512, "steps": 3000, "lr": 1e-3}))
+    text = "\n".join(regenerate.scale_lines(scale, results))
+    label = "ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001"
+    assert f"| {label} | 1.210 ± 0.014 | 0.340 ± 0.000 |" in text
+    assert f"Best per metric: MAE: {label}; MSE: MLP regression;" in text
+    assert regenerate.scale_lines(tmp_path / "absent", results) == []
+
+
+def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, toy_dataset):
+    """bench_abcc_scale.py --export-molecules: a vector file standing in for RDKit, exactly."""
+    pytest.importorskip("rdkit")
+    import argparse
+
+    from operando.chem.mixture import MoleculeEncoder, mixture_embedding
+
+    scale = load_benchmark("bench_abcc_scale")
+    data, vectors = toy_dataset.save(tmp_path / "toy.h5"), tmp_path / "mol3d.npz"
+    scale.export_molecules(data, vectors)
+    from_file, from_rdkit = MoleculeEncoder.from_file(vectors), MoleculeEncoder("3d")
+    for e in toy_dataset:
+        assert np.array_equal(mixture_embedding(e.meta.electrolyte, from_file),
+                              mixture_embedding(e.meta.electrolyte, from_rdkit))
+    args = argparse.Namespace(molecule_file=vectors, steps=300, batch_size=512, lr=1e-3, warmup_steps=20,
+                              preset="small", no_system_folds=True)
+    model = scale.build(args, seed=1, run_dir=None)
+    assert (model.config.abcc.molecules, model.config.abcc.molecule_file) == ("file", str(vectors))
+    assert (model.training.steps, model.training.batch_size, model.training.seed) == (300, 512, 1)
+    assert model.config.conformal_system_folds == 0 and model.config.conformal_fold_steps == 150
