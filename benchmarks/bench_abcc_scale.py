@@ -26,8 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import shutil
 import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -45,15 +48,16 @@ def export_molecules(data: Path, out: Path) -> None:
     smiles = sorted({c.smiles for el in electrolytes.values()
                      for c in [el.salt, *el.solvents, *el.additives]})
     vectors = np.stack([encoder.encode(s) for s in smiles])
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, smiles=np.array(smiles), vectors=vectors)
-    from_file = MoleculeEncoder.from_file(out)
-    worst = max(float(np.max(np.abs(mixture_embedding(el, encoder) - mixture_embedding(el, from_file))))
-                for el in electrolytes.values())
-    if worst > 0:
-        out.unlink()
-        raise SystemExit(f"{out}: the file does not reproduce the 3D mixture embeddings (max diff {worst})")
+    with tempfile.TemporaryDirectory() as folder:  # checked before anything lands at `out`
+        probe = Path(folder) / "vectors.npz"
+        np.savez(probe, smiles=np.array(smiles), vectors=vectors)
+        from_file = MoleculeEncoder.from_file(probe)
+        worst = max(float(np.max(np.abs(mixture_embedding(el, encoder) - mixture_embedding(el, from_file))))
+                    for el in electrolytes.values())
+        if worst > 0:
+            raise SystemExit(f"{out}: a vector file would not reproduce the 3D mixture embeddings (max diff {worst})")
+        with atomic_path(out) as tmp:
+            shutil.copyfile(probe, tmp)
     print(f"{out}: {len(smiles)} molecules, {vectors.shape[1]}-d; all {len(electrolytes)} mixture "
           "embeddings reproduced exactly")
 
@@ -98,18 +102,8 @@ def score_seed(args, seed: int) -> str:
             f"  fit {result.fit_seconds:.0f} s  predict {result.predict_seconds:.1f} s")
 
 
-def _worker(args, seed, queue):
-    try:
-        queue.put((seed, score_seed(args, seed)))
-    except BaseException as e:  # the parent reports every seed's failure
-        queue.put((seed, f"FAILED: {type(e).__name__}: {e}"))
-        raise
-
-
 def timing(args) -> None:
     """Seconds per training step of each preset (the trainer's metrics.csv clock)."""
-    import tempfile
-
     import torch
 
     from operando.bench.task import masked
@@ -162,21 +156,24 @@ def main(argv=None) -> int:
     if args.timing_steps:
         timing(args)
         return 0
-    context = mp.get_context("spawn")  # CUDA cannot be forked
-    queue = context.Queue()
-    workers = [context.Process(target=_worker, args=(args, seed, queue)) for seed in args.seeds]
-    for w in workers:
-        w.start()
-    lines = dict(queue.get() for _ in workers)
-    for w in workers:
-        w.join()
+    lines = {}
+    # One process per seed; spawned, since CUDA cannot be forked.
+    with ProcessPoolExecutor(len(args.seeds), mp_context=mp.get_context("spawn")) as pool:
+        futures = {seed: pool.submit(score_seed, args, seed) for seed in args.seeds}
+        for seed, future in futures.items():
+            try:
+                lines[seed] = future.result()
+            except Exception as e:  # every seed's failure is reported, not just the first
+                lines[seed] = f"seed {seed}: FAILED: {type(e).__name__}: {e}"
     for seed in args.seeds:
         print(lines[seed], flush=True)
-    from operando.bench.runner import write_tables
+    failed = sum("FAILED" in line for line in lines.values())
+    if failed < len(lines):
+        from operando.bench.runner import write_tables
 
-    _, md = write_tables(args.out, args.split)
-    print(md.read_text())
-    return 1 if any(line.startswith("FAILED") for line in lines.values()) else 0
+        _, md = write_tables(args.out, args.split)
+        print(md.read_text())
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -224,3 +224,13 @@ def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, 
     assert (model.config.abcc.molecules, model.config.abcc.molecule_file) == ("file", str(vectors))
     assert (model.training.steps, model.training.batch_size, model.training.seed) == (300, 512, 1)
     assert model.config.conformal_system_folds == 0 and model.config.conformal_fold_steps == 150
+
+
+def test_input_error_survives_a_worker_process():
+    """Seed workers (bench_abcc_scale.py) send their errors back pickled: file, line and field kept."""
+    import pickle
+
+    error = InputError("mol3d.npz", "no vector for SMILES 'C'", line=3, field="smiles")
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is InputError and str(back) == str(error) == "mol3d.npz: line 3: field 'smiles': no vector for SMILES 'C'"
+    assert (back.path, back.problem, back.line, back.field) == ("mol3d.npz", "no vector for SMILES 'C'", 3, "smiles")

@@ -34,3 +34,11 @@ class InputError(OperandoError, ValueError):
             parts.append(f"field '{field}'")
         parts.append(problem)
         super().__init__(": ".join(parts))
+
+    def __reduce__(self):
+        # Rebuilt from its parts, so it survives pickling (a worker process reporting it).
+        return _rebuild_input_error, (self.path, self.problem, self.line, self.field)
+
+
+def _rebuild_input_error(path, problem, line, field) -> InputError:
+    return InputError(path, problem, line=line, field=field)
