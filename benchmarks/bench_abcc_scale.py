@@ -64,7 +64,7 @@ def export_molecules(data: Path, out: Path) -> None:
 
 def build(args, seed: int, run_dir: Path | None):
     """The registered ABCC with the backbone preset and training budget of ``args``."""
-    from operando.models import build_model
+    from operando.models import ABCC_CPU_STEPS, ABCC_FOLD_STEPS, build_model
     from operando.models.generative import default_training
 
     abcc = {"molecules": "file", "molecule_file": str(args.molecule_file)} if args.molecule_file else {}
@@ -73,8 +73,8 @@ def build(args, seed: int, run_dir: Path | None):
     training.warmup_steps = args.warmup_steps
     model = build_model("abcc", seed=seed, abcc=abcc, training=training, run_dir=run_dir)
     model.config.preset = args.preset
-    # The intervals' unseen-system folds train half the main model's steps, as registered.
-    model.config.conformal_fold_steps = max(1, args.steps // 2)
+    # The intervals' unseen-system folds keep the registered share of the main model's steps.
+    model.config.conformal_fold_steps = max(1, args.steps * ABCC_FOLD_STEPS // ABCC_CPU_STEPS)
     if args.no_system_folds:
         model.config.conformal_system_folds = 0
     return model

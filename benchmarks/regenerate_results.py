@@ -87,8 +87,12 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
         runs = sorted((folder / "runs").glob(f"*-{split}*/config.json"))
         if not scaled or not runs:
             continue
-        config = json.loads(runs[0].read_text(encoding="utf-8"))
-        label = f"batch {config['batch_size']} x {config['steps']} steps, lr {config['lr']:g}"
+        budgets = {(c["batch_size"], c["steps"], c["lr"]) for c in
+                   (json.loads(r.read_text(encoding="utf-8")) for r in runs)}
+        if len(budgets) > 1:  # one label stands for every run of the folder
+            raise SystemExit(f"{folder}: its {split}-split runs differ in (batch, steps, lr): {sorted(budgets)}")
+        (batch, steps, lr), = budgets
+        label = f"batch {batch} x {steps} steps, lr {lr:g}"
         rows = [{**s, "model": f"{s['model']}, {label}"} for s in scaled] + seed_summaries(results, split)
         lines += [f"## {split.capitalize()} split at another training scale: {folder}", "",
                   f"From `python benchmarks/bench_abcc_scale.py` (folder {folder}; docs/abcc.md says on what "

@@ -202,6 +202,11 @@ def test_results_page_compares_a_scaled_run_with_the_registered_seeds(tmp_path):
     assert f"| {label} | 1.210 ± 0.014 | 0.340 ± 0.000 |" in text
     assert f"Best per metric: MAE: {label}; MSE: MLP regression;" in text
     assert regenerate.scale_lines(tmp_path / "absent", results) == []
+    other = scale / "runs" / "abcc-small-random-seed-1"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"batch_size": 256, "steps": 3000, "lr": 1e-3}))
+    with pytest.raises(SystemExit, match="differ in"):
+        regenerate.scale_lines(scale, results)
 
 
 def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, toy_dataset):
