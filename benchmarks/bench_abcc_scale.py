@@ -62,12 +62,30 @@ def export_molecules(data: Path, out: Path) -> None:
           "embeddings reproduced exactly")
 
 
+def abcc_setting(text: str) -> tuple[str, object]:
+    """``FIELD=VALUE`` -> (field, value), the value read as JSON where it is JSON (numbers,
+    true/false), else as text; the field is checked against ABCCConfig."""
+    import dataclasses
+
+    from operando.models.abcc import ABCCConfig
+
+    field, sep, value = text.partition("=")
+    names = {f.name for f in dataclasses.fields(ABCCConfig)}
+    if not sep or field not in names:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected FIELD=VALUE with FIELD one of {sorted(names)}")
+    try:
+        return field, json.loads(value)
+    except json.JSONDecodeError:
+        return field, value
+
+
 def build(args, seed: int, run_dir: Path | None):
     """The registered ABCC with the backbone preset and training budget of ``args``."""
     from operando.models import ABCC_CPU_STEPS, ABCC_FOLD_STEPS, build_model
     from operando.models.generative import default_training
 
     abcc = {"molecules": "file", "molecule_file": str(args.molecule_file)} if args.molecule_file else {}
+    abcc.update(args.abcc)
     training = default_training("meanflow", seed)
     training.steps, training.batch_size, training.lr = args.steps, args.batch_size, args.lr
     training.warmup_steps = args.warmup_steps
@@ -147,8 +165,11 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2, help="CPU threads per seed process")
     p.add_argument("--timing-steps", type=int, default=0)
     p.add_argument("--timing-presets", nargs="+", default=["small"])
+    p.add_argument("--abcc", type=abcc_setting, action="append", default=[], metavar="FIELD=VALUE",
+                   help="override an ABCCConfig field (repeatable), e.g. lambda_moment=300")
     p.add_argument("--out", type=Path, default=Path("outputs/results-scale"))
     args = p.parse_args(argv)
+    args.abcc = dict(args.abcc)
 
     if args.export_molecules:
         export_molecules(args.data, args.export_molecules)

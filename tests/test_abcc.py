@@ -183,6 +183,12 @@ def test_each_switch_changes_the_model(train_and_context, calibration_file, monk
         objective = PhysicsObjective(MeanFlow(cond_drop_prob=0.0), *weights)
         losses[name] = objective.loss(net, x, noise, cond).loss.item()
     assert losses["mass"] > losses["none"] and losses["peak"] > losses["none"]
+    # 5. the draws' mean-matching term: off by default, on with its weight.
+    assert full.objective().lambda_moment == 0.0
+    moment = forecaster(calibration=cal, lambda_moment=100.0).objective()
+    assert moment.lambda_moment == 100.0 and moment.moment_rows == 32
+    on = PhysicsObjective(MeanFlow(cond_drop_prob=0.0), lambda_moment=1.0).loss(net, x, noise, cond).loss
+    assert on.item() != losses["none"]
 
 
 def test_missing_rdkit_is_a_clear_error(monkeypatch):
@@ -332,6 +338,44 @@ def test_physics_losses_vanish_for_a_perfect_estimate_only():
     s0 = torch.full_like(x, 0.25)
     physics = PhysicsObjective(MeanFlow(cond_drop_prob=0.0), 1.0, 1.0, flow_scale=0.5)
     assert torch.allclose(physics.to_flow(x + s0, s0), x / 0.5)
+
+
+def _affine_draws(spread):
+    """A MeanFlow-contract model whose one-step draws are x = eps - u(eps, 0, 1) = mean + spread * eps,
+    ``mean`` (B, W) given as a condition (so that it follows the rows)."""
+    def model(z, t, r, *, mean):
+        return z - (mean + spread * z)
+    return model
+
+
+def test_moment_loss_is_the_squared_error_of_the_draws_mean():
+    """Closed form: with draws mean + s eps, E[L_moment] = mean_W (mean - x)^2 for any spread s."""
+    g = torch.Generator().manual_seed(0)
+    n, w = 4096, 6
+    x = torch.randn(n, w, generator=g, dtype=torch.float64)
+    base = MeanFlow(cond_drop_prob=0.0)
+    noise = base.draw(n, w, g, dtype=torch.float64)
+    physics = PhysicsObjective(base, lambda_moment=1.0, moment_rows=n)
+    rows = torch.arange(n)
+    offset = 0.3
+    expected = float(((x + offset - x) ** 2).mean())  # the draws' mean is x + 0.3
+    for spread in (0.0, 0.5, 2.0):
+        value = float(physics.moment_loss(_affine_draws(spread), x, noise, {"mean": x + offset}, rows))
+        # s = 0: exact; else the cross term spread^2 eps_i eps_(i+1) averages out (sd spread^2 / sqrt(n w))
+        assert abs(value - expected) < (1e-12 if spread == 0 else 4 * spread ** 2 / (n * w) ** 0.5)
+    # A perfect mean gives zero (to rounding) for deterministic draws, and only the draws' mean is pulled.
+    assert abs(float(physics.moment_loss(_affine_draws(0.0), x, noise, {"mean": x}, rows))) < 1e-30
+    shift = torch.zeros(w, dtype=torch.float64, requires_grad=True)
+    spread = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    physics.moment_loss(_affine_draws(spread), x, noise, {"mean": x + offset + shift}, rows).backward()
+    # d/dshift_j = 2 offset / w + noise terms of sd sqrt(2 / n) / w; d/dspread: noise terms only
+    np.testing.assert_allclose(shift.grad.numpy(), 2 * offset / w, atol=4 * (2 / n) ** 0.5 / w)
+    assert abs(float(spread.grad)) < 4 * (offset * 2 ** 0.5 + 2) / (n * w) ** 0.5 < 2 * offset / w
+    # In the objective the term is added with its weight, and rows whose condition is dropped stay out.
+    cond = {"mean": x + offset}
+    total = PhysicsObjective(base, lambda_moment=2.0, moment_rows=n).loss(_affine_draws(0.0), x, noise, cond).loss
+    plain = base.loss(_affine_draws(0.0), x, noise, cond).loss
+    np.testing.assert_allclose(float(total - plain), 2.0 * expected, rtol=1e-9)
 
 
 # ------------------------------------------------------------------ bench coverage

@@ -105,6 +105,8 @@ class ABCCConfig:
     ``physics_rows``: at most this many samples of each batch enter them (the extra forward
     pass costs about 40 % of a MeanFlow step at the full batch of 64, about 10 % at 16);
     ``physics_t_max``: only samples with t <= physics_t_max enter them (1 = all).
+    ``lambda_moment``: weight of the draws' mean-matching term L_moment (0 = off; see
+    :class:`PhysicsObjective`), on at most ``moment_rows`` samples of each batch.
     """
 
     trajectory: bool = True
@@ -128,6 +130,8 @@ class ABCCConfig:
     lambda_peak: float = 0.3
     physics_rows: int = 16
     physics_t_max: float = 1.0
+    lambda_moment: float = 0.0
+    moment_rows: int = 32
 
     def __post_init__(self):
         if self.segment_length < 1:
@@ -145,10 +149,10 @@ class ABCCConfig:
             raise ValueError(f"molecules must be one of {MOLECULE_KINDS}, got {self.molecules!r}")
         if self.molecules == "file" and not self.molecule_file:
             raise ValueError("molecules = 'file' needs molecule_file (CSV smiles,v0,... or .npz)")
-        if self.lambda_mass < 0 or self.lambda_peak < 0:
-            raise ValueError("lambda_mass and lambda_peak must be >= 0")
-        if self.physics_rows < 1:
-            raise ValueError(f"physics_rows must be >= 1, got {self.physics_rows}")
+        if self.lambda_mass < 0 or self.lambda_peak < 0 or self.lambda_moment < 0:
+            raise ValueError("lambda_mass, lambda_peak and lambda_moment must be >= 0")
+        if self.physics_rows < 1 or self.moment_rows < 1:
+            raise ValueError(f"physics_rows and moment_rows must be >= 1, got {self.physics_rows}, {self.moment_rows}")
         if not 0.0 < self.physics_t_max <= 1.0:
             raise ValueError(f"physics_t_max must be in (0, 1], got {self.physics_t_max}")
         if self.noise_margin <= 0 or self.max_electrolyte_components < 1:
@@ -163,7 +167,7 @@ class ABCCConfig:
 
     @property
     def uses_physics(self) -> bool:
-        return self.lambda_mass > 0 or self.lambda_peak > 0
+        return self.lambda_mass > 0 or self.lambda_peak > 0 or self.lambda_moment > 0
 
     @property
     def projects_reference(self) -> bool:
@@ -659,7 +663,7 @@ class PhysicsObjective:
         flow matching:  x_hat = z_t - t v_theta(z_t, t)         (the usual x-prediction)
 
     and ``loss = flow loss + lambda_mass L_mass(f(x_hat), f(x)) + lambda_peak L_peak(f(x_hat),
-    f(x))`` with f the chemical flow of a target: x itself for ``target = "chemical_flow"``,
+    f(x)) + lambda_moment L_moment`` with f the chemical flow of a target: x itself for ``target = "chemical_flow"``,
     (x - s0) / ``flow_scale`` for ``target = "spectrum"``. Only samples that keep their
     condition (not dropped for guidance) and have t <= ``t_max`` enter the physics terms, at
     most ``max_rows`` of them (the first ones: batch rows are in random order anyway). The
@@ -668,7 +672,21 @@ class PhysicsObjective:
     distribution, not x itself, so these terms are unbiased only for statistics that the
     condition fixes, which is what mass balance and band positions are meant to be.
 
-    The extra forward pass runs on the bare module (``target_model``): a
+    **L_moment** (the draws' mean against squared error; not in the paper). A point forecast is
+    the mean of one-step draws x_k = eps_k - u(eps_k, 0, 1), and a generator fitted to the
+    distribution need not put that mean where squared error wants it (docs/abcc.md, "Where the
+    gap comes from"). With two independent draws of the same condition::
+
+        L_moment = mean_W (x_1 - x) (x_2 - x)
+
+    whose expectation over the draws is ``mean_W (E x_k - x)^2`` exactly (the squared error of
+    the draws' mean; the draws' spread cancels: it is the energy score with exponent 2, up to
+    a factor). So it pulls the mean of the draws towards the conditional mean of x and leaves
+    their spread to the flow loss. The second draw's noise is the prior noise of the next
+    batch row (``(i + 1) mod B``), independent of row i's, so no extra random numbers are
+    drawn. A single value can be negative; only its expectation is a squared error.
+
+    The extra forward passes run on the bare module (``target_model``): a
     DistributedDataParallel wrapper then still sees one forward per step, and both passes'
     gradients reach the same parameters before its all-reduce.
     """
@@ -680,6 +698,8 @@ class PhysicsObjective:
     t_max: float = 1.0
     max_rows: int = 16
     peak: PeakConfig = dataclasses.field(default_factory=PeakConfig)
+    lambda_moment: float = 0.0
+    moment_rows: int = 32
 
     def draw(self, batch_size: int, sample_shape, generator: torch.Generator | None = None,
              dtype: torch.dtype = torch.float32) -> FlowNoise:
@@ -702,24 +722,40 @@ class PhysicsObjective:
         u = call_model(model, z, t, r, {k: v[rows] for k, v in cond.items()}, drop)
         return z - per_sample(t, z) * u
 
+    def moment_loss(self, model: Callable, x: Tensor, noise: FlowNoise, cond: Mapping[str, Tensor],
+                    rows: Tensor) -> Tensor:
+        """L_moment of the training samples ``rows`` (class docstring): a scalar tensor."""
+        eps = noise.eps.to(x.device, x.dtype)
+        partner = (rows + 1) % len(eps)
+        z = torch.cat([eps[rows], eps[partner]])
+        t = torch.ones(len(z), device=x.device, dtype=x.dtype)
+        doubled = {k: torch.cat([v[rows], v[rows]]) for k, v in cond.items()}
+        drop = torch.zeros(len(z), dtype=torch.bool, device=x.device) if self.base.cond_drop_prob > 0 else None
+        draws = z - call_model(model, z, t, torch.zeros_like(t), doubled, drop)  # one-step draws, both samplers
+        first, second = draws[: len(rows)] - x[rows], draws[len(rows):] - x[rows]
+        return (first * second).mean()
+
     def loss(self, model: Callable, x: Tensor, noise: FlowNoise, cond: Mapping[str, Tensor] | None = None, *,
              target_model: Callable | None = None) -> ObjectiveLoss:
         out = self.base.loss(model, x, noise, cond, target_model=target_model)
-        if not (self.lambda_mass > 0 or self.lambda_peak > 0):
-            return out
         cond = dict(cond or {})
+        bare = target_model if target_model is not None else model
         _, t, _, drop = noise.to(x.device, x.dtype)
-        use = t <= self.t_max
-        if self.base.cond_drop_prob > 0:
-            use = use & ~drop.to(torch.bool)
-        rows = torch.nonzero(use).flatten()[: self.max_rows]
+        kept = ~drop.to(torch.bool) if self.base.cond_drop_prob > 0 else torch.ones_like(t, dtype=torch.bool)
+        total = out.loss
+        if self.lambda_moment > 0 and len(x) > 1:
+            rows = torch.nonzero(kept).flatten()[: self.moment_rows]
+            if len(rows):
+                total = total + self.lambda_moment * self.moment_loss(bare, x, noise, cond, rows)
+        if not (self.lambda_mass > 0 or self.lambda_peak > 0):
+            return ObjectiveLoss(total, out.mse)
+        rows = torch.nonzero(kept & (t <= self.t_max)).flatten()[: self.max_rows]
         if len(rows) == 0:
-            return out
-        x_hat = self.data_estimate(target_model if target_model is not None else model, x, noise, cond, rows)
+            return ObjectiveLoss(total, out.mse)
+        x_hat = self.data_estimate(bare, x, noise, cond, rows)
         s0 = cond.get("s0")
         f_hat = self.to_flow(x_hat, None if s0 is None else s0[rows])
         f_true = self.to_flow(x[rows], None if s0 is None else s0[rows])
-        total = out.loss
         if self.lambda_mass > 0:
             total = total + self.lambda_mass * mass_loss(f_hat, f_true)
         if self.lambda_peak > 0:

@@ -318,7 +318,8 @@ class FlowForecaster:
         return abcc_parts.PhysicsObjective(
             build_objective(self.training), abcc.lambda_mass, abcc.lambda_peak,
             flow_scale=None if self.config.target == "chemical_flow" else self.flow_scale,
-            t_max=abcc.physics_t_max, max_rows=abcc.physics_rows)
+            t_max=abcc.physics_t_max, max_rows=abcc.physics_rows,
+            lambda_moment=abcc.lambda_moment, moment_rows=abcc.moment_rows)
 
     def load_net(self, run_dir: str | Path) -> torch.nn.Module:
         """The trained (EMA) network of a run folder: a SiT1D, or a StreamNet with two streams."""
