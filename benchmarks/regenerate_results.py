@@ -78,23 +78,42 @@ def included(path: Path, heading: str, intro: str) -> list[str]:
     return [heading, "", intro, "", path.read_text(encoding="utf-8").rstrip(), ""]
 
 
+def abcc_changes(run: Path) -> tuple[tuple[str, object], ...]:
+    """The ABCC settings of a run folder that differ from ABCCConfig's defaults, as sorted
+    (field, value) pairs; the molecule source is left out (a vector file standing in for
+    RDKit gives the same embeddings, bench_abcc_scale.py checks that)."""
+    import dataclasses
+
+    from operando.models.abcc import ABCCConfig
+
+    path = run / "forecaster.json"
+    if not path.exists():
+        return ()
+    abcc = json.loads(path.read_text(encoding="utf-8"))["model"].get("abcc") or {}
+    default = dataclasses.asdict(ABCCConfig())
+    return tuple(sorted((k, v) for k, v in abcc.items()
+                        if k not in ("molecules", "molecule_file") and k in default and v != default[k]))
+
+
 def scale_lines(folder: Path, results: Path) -> list[str]:
     """Models of ``benchmarks/bench_abcc_scale.py`` (folder ``folder``) beside the seed means of
-    ``results``, per split, labelled with the batch, steps and learning rate of their run folders."""
+    ``results``, per split, labelled with the batch, steps, learning rate and changed ABCC
+    settings of their run folders."""
     lines = []
     for split in ("random", "system"):
         scaled = seed_summaries(folder, split)
         runs = sorted((folder / "runs").glob(f"*-{split}*/config.json"))
         if not scaled or not runs:
             continue
-        budgets = {(c["batch_size"], c["steps"], c["lr"]) for c in
-                   (json.loads(r.read_text(encoding="utf-8")) for r in runs)}
+        budgets = {(c["batch_size"], c["steps"], c["lr"], abcc_changes(r.parent)) for c, r in
+                   ((json.loads(r.read_text(encoding="utf-8")), r) for r in runs)}
         if len(budgets) > 1:  # one label stands for every run of the folder
-            raise SystemExit(f"{folder}: its {split}-split runs differ in (batch, steps, lr): {sorted(budgets)}")
-        (batch, steps, lr), = budgets
-        label = f"batch {batch} x {steps} steps, lr {lr:g}"
+            raise SystemExit(f"{folder}: its {split}-split runs differ in (batch, steps, lr, ABCC settings): "
+                             f"{sorted(budgets)}")
+        (batch, steps, lr, changes), = budgets
+        label = f"batch {batch} x {steps} steps, lr {lr:g}" + "".join(f", {k} {v}" for k, v in changes)
         rows = [{**s, "model": f"{s['model']}, {label}"} for s in scaled] + seed_summaries(results, split)
-        lines += [f"## {split.capitalize()} split at another training scale: {folder}", "",
+        lines += [f"## {split.capitalize()} split at another training scale or setting: {folder}", "",
                   f"From `python benchmarks/bench_abcc_scale.py` (folder {folder}; docs/abcc.md says on what "
                   f"machine), beside the registered models of the seeds table above (ABCC: batch 64 x 6000 "
                   "steps); mean ± std over training seeds:", "",

@@ -207,6 +207,13 @@ def test_results_page_compares_a_scaled_run_with_the_registered_seeds(tmp_path):
     (other / "config.json").write_text(json.dumps({"batch_size": 256, "steps": 3000, "lr": 1e-3}))
     with pytest.raises(SystemExit, match="differ in"):
         regenerate.scale_lines(scale, results)
+    # A changed ABCC setting (in the run's forecaster.json) joins the label; the molecule source does not.
+    (other / "config.json").write_text(json.dumps({"batch_size": 512, "steps": 3000, "lr": 1e-3}))
+    for folder in (run, other):
+        abcc = {"lambda_moment": 300.0, "molecules": "file", "molecule_file": "m.npz", "lambda_mass": 10.0}
+        (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": abcc}}))
+    text = "\n".join(regenerate.scale_lines(scale, results))
+    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0 |" in text
 
 
 def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, toy_dataset):
@@ -224,9 +231,12 @@ def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, 
         assert np.array_equal(mixture_embedding(e.meta.electrolyte, from_file),
                               mixture_embedding(e.meta.electrolyte, from_rdkit))
     args = argparse.Namespace(molecule_file=vectors, steps=300, batch_size=512, lr=1e-3, warmup_steps=20,
-                              preset="small", no_system_folds=True)
+                              preset="small", no_system_folds=True, abcc=dict([scale.abcc_setting("lambda_moment=5")]))
     model = scale.build(args, seed=1, run_dir=None)
     assert (model.config.abcc.molecules, model.config.abcc.molecule_file) == ("file", str(vectors))
+    assert model.config.abcc.lambda_moment == 5 and model.objective().lambda_moment == 5
+    with pytest.raises(argparse.ArgumentTypeError, match="lambda_moment"):
+        scale.abcc_setting("lambda_momentum=5")
     assert (model.training.steps, model.training.batch_size, model.training.seed) == (300, 512, 1)
     assert model.config.conformal_system_folds == 0 and model.config.conformal_fold_steps == 150
 
