@@ -114,9 +114,9 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
         label = f"batch {batch} x {steps} steps, lr {lr:g}" + "".join(f", {k} {v}" for k, v in changes)
         rows = [{**s, "model": f"{s['model']}, {label}"} for s in scaled] + seed_summaries(results, split)
         lines += [f"## {split.capitalize()} split at another training scale or setting: {folder}", "",
-                  f"From `python benchmarks/bench_abcc_scale.py` (folder {folder}; docs/abcc.md says on what "
-                  f"machine), beside the registered models of the seeds table above (ABCC: batch 64 x 6000 "
-                  "steps); mean ± std over training seeds:", "",
+                  f"The ABCC runs of folder {folder} (docs/abcc.md gives the command and the machine), beside "
+                  "the registered models of the seeds table above (ABCC: batch 64 x 6000 steps); mean ± std "
+                  "over training seeds:", "",
                   markdown_table(format_table(rows)).rstrip(), "", *ranking(rows), ""]
     return lines
 
