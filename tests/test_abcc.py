@@ -343,7 +343,7 @@ def test_physics_losses_vanish_for_a_perfect_estimate_only():
 def _affine_draws(spread):
     """A MeanFlow-contract model whose one-step draws are x = eps - u(eps, 0, 1) = mean + spread * eps,
     ``mean`` (B, W) given as a condition (so that it follows the rows)."""
-    def model(z, t, r, *, mean):
+    def model(z, t, r, *, mean, drop_cond=None):
         return z - (mean + spread * z)
     return model
 
@@ -376,6 +376,15 @@ def test_moment_loss_is_the_squared_error_of_the_draws_mean():
     total = PhysicsObjective(base, lambda_moment=2.0, moment_rows=n).loss(_affine_draws(0.0), x, noise, cond).loss
     plain = base.loss(_affine_draws(0.0), x, noise, cond).loss
     np.testing.assert_allclose(float(total - plain), 2.0 * expected, rtol=1e-9)
+    dropping = MeanFlow(cond_drop_prob=0.5)
+    noise = dropping.draw(n, w, g, dtype=torch.float64)
+    kept = torch.nonzero(~noise.drop_cond.to(torch.bool)).flatten()[:100]
+    assert len(kept) == 100 and kept.tolist() != list(range(100))  # some of the first 100 rows are dropped
+    physics = PhysicsObjective(dropping, lambda_moment=1.0, moment_rows=100)
+    cond = {"mean": x + torch.linspace(0.0, 1.0, n, dtype=torch.float64)[:, None]}  # a different error per row
+    extra = physics.loss(_affine_draws(0.0), x, noise, cond).loss - dropping.loss(_affine_draws(0.0), x, noise, cond).loss
+    np.testing.assert_allclose(float(extra), float(physics.moment_loss(_affine_draws(0.0), x, noise, cond, kept)), rtol=1e-9)
+    assert float(extra) != pytest.approx(float(physics.moment_loss(_affine_draws(0.0), x, noise, cond, torch.arange(100))))
 
 
 # ------------------------------------------------------------------ bench coverage

@@ -237,6 +237,8 @@ def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, 
     assert model.config.abcc.lambda_moment == 5 and model.objective().lambda_moment == 5
     with pytest.raises(argparse.ArgumentTypeError, match="lambda_moment"):
         scale.abcc_setting("lambda_momentum=5")
+    with pytest.raises(argparse.ArgumentTypeError, match="must be >= 0"):
+        scale.abcc_setting("lambda_moment=-1")
     assert (model.training.steps, model.training.batch_size, model.training.seed) == (300, 512, 1)
     assert model.config.conformal_system_folds == 0 and model.config.conformal_fold_steps == 150
 

@@ -684,7 +684,9 @@ class PhysicsObjective:
     a factor). So it pulls the mean of the draws towards the conditional mean of x and leaves
     their spread to the flow loss. The second draw's noise is the prior noise of the next
     batch row (``(i + 1) mod B``), independent of row i's, so no extra random numbers are
-    drawn. A single value can be negative; only its expectation is a squared error.
+    drawn. A single value can be negative; only its expectation is a squared error. Only
+    samples that keep their condition enter, at most ``moment_rows`` of them (any t: the draws
+    start from the prior noise, not from z_t).
 
     The extra forward passes run on the bare module (``target_model``): a
     DistributedDataParallel wrapper then still sees one forward per step, and both passes'
@@ -717,10 +719,13 @@ class PhysicsObjective:
         z = interpolate(x[rows], eps[rows], t[rows])
         t = t[rows]
         r = torch.zeros_like(t) if isinstance(self.base, MeanFlow) else t  # MeanFlow: u(z_t, 0, t)
-        keep = torch.zeros(len(t), dtype=torch.bool, device=x.device)
-        drop = keep if self.base.cond_drop_prob > 0 else None
-        u = call_model(model, z, t, r, {k: v[rows] for k, v in cond.items()}, drop)
+        u = call_model(model, z, t, r, {k: v[rows] for k, v in cond.items()}, self.no_drop(len(t), x.device))
         return z - per_sample(t, z) * u
+
+    def no_drop(self, n: int, device) -> Tensor | None:
+        """The ``drop_cond`` of the extra passes: every condition kept, (n,) bool; None (no
+        argument) for a base objective that never drops conditions."""
+        return torch.zeros(n, dtype=torch.bool, device=device) if self.base.cond_drop_prob > 0 else None
 
     def moment_loss(self, model: Callable, x: Tensor, noise: FlowNoise, cond: Mapping[str, Tensor],
                     rows: Tensor) -> Tensor:
@@ -730,8 +735,7 @@ class PhysicsObjective:
         z = torch.cat([eps[rows], eps[partner]])
         t = torch.ones(len(z), device=x.device, dtype=x.dtype)
         doubled = {k: torch.cat([v[rows], v[rows]]) for k, v in cond.items()}
-        drop = torch.zeros(len(z), dtype=torch.bool, device=x.device) if self.base.cond_drop_prob > 0 else None
-        draws = z - call_model(model, z, t, torch.zeros_like(t), doubled, drop)  # one-step draws, both samplers
+        draws = z - call_model(model, z, t, torch.zeros_like(t), doubled, self.no_drop(len(z), x.device))
         first, second = draws[: len(rows)] - x[rows], draws[len(rows):] - x[rows]
         return (first * second).mean()
 
