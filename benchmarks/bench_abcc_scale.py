@@ -83,18 +83,15 @@ def abcc_setting(text: str) -> tuple[str, object]:
 
 def build(args, seed: int, run_dir: Path | None):
     """The registered ABCC with the backbone preset and training budget of ``args``."""
-    from operando.models import ABCC_CPU_STEPS, ABCC_FOLD_STEPS, build_model
-    from operando.models.generative import default_training
+    from operando.models import build_model
 
     abcc = {"molecules": "file", "molecule_file": str(args.molecule_file)} if args.molecule_file else {}
     abcc.update(args.abcc)
-    training = default_training("meanflow", seed)
-    training.steps, training.batch_size, training.lr = args.steps, args.batch_size, args.lr
-    training.warmup_steps = args.warmup_steps
-    model = build_model("abcc", seed=seed, abcc=abcc, training=training, run_dir=run_dir)
+    model = build_model("abcc", seed=seed, abcc=abcc, run_dir=run_dir)
+    model.training.batch_size, model.training.lr = args.batch_size, args.lr
+    model.training.warmup_steps = args.warmup_steps
+    model.set_training_steps(args.steps)
     model.config.preset = args.preset
-    # The intervals' unseen-system folds keep the registered share of the main model's steps.
-    model.config.conformal_fold_steps = max(1, args.steps * ABCC_FOLD_STEPS // ABCC_CPU_STEPS)
     if args.no_system_folds:
         model.config.conformal_system_folds = 0
     return model

@@ -1,6 +1,8 @@
 """OpIRBench protocol: splits, leakage-proof masking, the baselines' contract, the runner."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -143,6 +145,19 @@ def test_quick_runs_shorten_training_the_ode_and_the_fold_draws(tmp_path):
     abcc_full, abcc_quick = (bench_model("abcc", seed=0, split="system", out=tmp_path, quick=q) for q in (False, True))
     assert abcc_quick.config.conformal_fold_rows == QUICK_FOLD_ROWS < abcc_full.config.conformal_fold_rows
     assert abcc_quick.training.steps == QUICK_TRAIN_STEPS < abcc_full.training.steps
+
+
+def test_train_steps_keep_the_fold_models_share_and_the_registered_training(tmp_path):
+    """`operando bench --train-steps N`: ABCC's fold models train half of N (the registered
+    share), and the other registered training settings stay."""
+    from operando.bench.suite import bench_model
+    from operando.models import ABCC_CPU_STEPS, ABCC_FOLD_STEPS
+
+    registered = bench_model("abcc", seed=0, split="system", out=tmp_path)
+    longer = bench_model("abcc", seed=0, split="system", out=tmp_path, train_steps=9000)
+    assert registered.fold_training_steps() == ABCC_FOLD_STEPS and registered.training.steps == ABCC_CPU_STEPS
+    assert (longer.training.steps, longer.fold_training_steps()) == (9000, 9000 * ABCC_FOLD_STEPS // ABCC_CPU_STEPS)
+    assert dataclasses.replace(longer.training, steps=ABCC_CPU_STEPS) == registered.training
 
 
 def test_point_bias_scores_separate_the_mean_error_from_the_rest():

@@ -27,7 +27,6 @@ def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | 
     """A fresh model with training seed ``seed``; flow models keep their run folder under
     ``out/runs/<name>-<split>`` (``...-seed-<N>`` for seed N > 0)."""
     from operando.models import GENERATIVE_MODELS, build_model
-    from operando.models.generative import default_training
 
     settings = QUICK_SETTINGS.get(name, {}) if quick else {}
     if name not in GENERATIVE_MODELS:
@@ -35,8 +34,7 @@ def bench_model(name: str, seed: int, split: str, out: Path, train_steps: int | 
     model = build_model(name, seed=seed, run_dir=Path(out) / "runs" / run_name(name, split, seed), **settings)
     steps = QUICK_TRAIN_STEPS if quick and train_steps is None else train_steps
     if steps is not None:
-        model.training = default_training(model.config.objective, seed)
-        model.training.steps = steps
+        model.set_training_steps(steps)
     if quick and model.config.objective == "flow_matching":
         model.config.sample_steps = QUICK_ODE_STEPS
     if quick:

@@ -286,6 +286,13 @@ class FlowForecaster:
         config.conformal_unseen = scale.to_dict()
         return scale
 
+    def set_training_steps(self, steps: int) -> None:
+        """Train ``steps`` steps; the unseen-system fold models keep their share of the main
+        model's steps (ABCC's registered half), so a longer run does not get weaker folds."""
+        if self.config.conformal_fold_steps is not None:
+            self.config.conformal_fold_steps = max(1, steps * self.config.conformal_fold_steps // self.training.steps)
+        self.training.steps = steps
+
     def fold_training_steps(self) -> int:
         """Training steps of each unseen-system fold model: ``conformal_fold_steps``, at most the
         main model's (all of them when it is None)."""
