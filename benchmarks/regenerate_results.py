@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 
 from operando.atomic import write_text
-from operando.bench.runner import (NOISE_FLOOR, format_table, load_summaries, markdown_cell, markdown_table,
-                                   seed_summaries)
+from operando.bench.runner import (NOISE_FLOOR, TABLE_COLUMNS, format_table, load_summaries, markdown_cell,
+                                   markdown_table, seed_summaries)
 from operando.bench.uncertainty import ConformalScale
 from operando.train.checkpoint import load_tensors
 
@@ -101,8 +101,18 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
     settings of their run folders."""
     lines = []
     for split in ("random", "system"):
-        scaled = seed_summaries(folder, split)
+        scaled, compared = seed_summaries(folder, split), seed_summaries(results, split)
         runs = sorted((folder / "runs").glob(f"*-{split}*/config.json"))
+        over, decimals = "mean ± std over training seeds", 3
+        if not scaled and runs:  # one seed: beside the registered models at that seed, one more decimal
+            scaled = [single_seed(s) for s in load_summaries(folder, split, all_seeds=True)]
+            seeds = {s["seed"] for s in scaled}
+            if len(seeds) > 1:
+                raise SystemExit(f"{folder}: its {split}-split models were trained with different seeds {sorted(seeds)}")
+            names = {s["model"] for s in compared}
+            compared = [single_seed(s) for s in load_summaries(results, split, all_seeds=True)
+                        if s["model"] in names and s.get("seed", 0) in seeds]
+            over, decimals = f"training seed {seeds.pop() if seeds else 0} only (each model at that seed)", 4
         if not scaled or not runs:
             continue
         budgets = {(c["batch_size"], c["steps"], c["lr"], abcc_changes(r.parent)) for c, r in
@@ -112,19 +122,23 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
                              f"{sorted(budgets)}")
         (batch, steps, lr, changes), = budgets
         label = f"batch {batch} x {steps} steps, lr {lr:g}" + "".join(f", {k} {v}" for k, v in changes)
-        rows = [{**s, "model": f"{s['model']}, {label}"} for s in scaled] + seed_summaries(results, split)
+        rows = [{**s, "model": f"{s['model']}, {label}"} for s in scaled] + compared
         lines += [f"## {split.capitalize()} split at another training scale or setting: {folder}", "",
                   f"The ABCC runs of folder {folder} (docs/abcc.md gives the command and the machine), beside "
-                  "the registered models of the seeds table above (ABCC: batch 64 x 6000 steps); mean ± std "
-                  "over training seeds:", "",
-                  markdown_table(format_table(rows)).rstrip(), "", *ranking(rows), ""]
+                  f"the registered models of the seeds table above (ABCC: batch 64 x 6000 steps); {over}:", "",
+                  markdown_table(format_table(rows, decimals)).rstrip(), "", *ranking(rows), ""]
     return lines
+
+
+def single_seed(summary: dict) -> dict:
+    """A summary.json of one training seed with its metrics' means only (its ``std`` is the
+    spread over test spectra, not over seeds)."""
+    return {**summary, **{m: {"mean": summary[m]["mean"]} for m in TABLE_COLUMNS if m in summary}}
 
 
 def ranking(summaries: list[dict]) -> list[str]:
     """Models ordered by mean MAE, and for each metric the best model: read, not typed."""
     from operando.bench.metrics import HIGHER_IS_BETTER, METRIC_SCALES
-    from operando.bench.runner import TABLE_COLUMNS
 
     models = [s for s in summaries if s["model"] != NOISE_FLOOR]
     floor = next((s for s in summaries if s["model"] == NOISE_FLOOR), None)

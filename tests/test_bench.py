@@ -231,6 +231,27 @@ def test_results_page_compares_a_scaled_run_with_the_registered_seeds(tmp_path):
     assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0 |" in text
 
 
+def test_results_page_compares_a_one_seed_run_with_the_registered_models_at_that_seed(tmp_path):
+    """A scale folder with one training seed is not skipped: it sits beside the registered models'
+    runs of the same seed, means only (a summary's std is over spectra), one more decimal."""
+    import json
+
+    regenerate = load_benchmark("regenerate_results")
+    results, scale = tmp_path / "results", tmp_path / "scale"
+    _write_summary(scale / "random" / "abcc-small-1-step", "ABCC (small, 1-step)", 0, 1.2161e-2, 3.311e-4)
+    for seed, mse in enumerate([3.302e-4, 3.304e-4]):
+        _write_summary(results / "random" / "mlp-regression", "MLP regression", seed, 1.24e-2, mse)
+    _write_summary(results / "random" / "static", "Static", 0, 5.0e-2, 9.0e-4)  # one seed: not in the seeds table
+    run = scale / "runs" / "abcc-small-random"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"batch_size": 64, "steps": 9000, "lr": 1e-3}))
+    text = "\n".join(regenerate.scale_lines(scale, results))
+    assert "training seed 0 only" in text and "Static" not in text
+    assert "| ABCC (small, 1-step), batch 64 x 9000 steps, lr 0.001 | 1.2161 | 0.3311 |" in text
+    assert "| MLP regression | 1.2400 | 0.3302 |" in text
+    assert "Best per metric: MAE: ABCC (small, 1-step), batch 64 x 9000 steps, lr 0.001; MSE: MLP regression;" in text
+
+
 def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, toy_dataset):
     """bench_abcc_scale.py --export-molecules: a vector file standing in for RDKit, exactly."""
     pytest.importorskip("rdkit")

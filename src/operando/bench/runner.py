@@ -199,8 +199,9 @@ def seed_summaries(out_dir: str | Path, split: str) -> list[dict]:
     return rows
 
 
-def format_table(summaries: list[dict]) -> pd.DataFrame:
-    """Paper layout (Tables 2/3): one row per model, "mean ± std" with the paper's scalings."""
+def format_table(summaries: list[dict], decimals: int = 3) -> pd.DataFrame:
+    """Paper layout (Tables 2/3): one row per model, "mean ± std" with the paper's scalings
+    (the mean alone where a metric has no ``std``)."""
     header = {m: f"{m} (x{METRIC_SCALES[m]:.0e})" if METRIC_SCALES[m] != 1 else m for m in TABLE_COLUMNS}
     header = {m: h.replace("e-0", "e-") + (" ↑" if m in HIGHER_IS_BETTER else " ↓") for m, h in header.items()}
     header["SAM"] = "SAM [deg] ↓"
@@ -209,7 +210,8 @@ def format_table(summaries: list[dict]) -> pd.DataFrame:
         row = {"Model": s["model"]}
         for m in TABLE_COLUMNS:
             scale = METRIC_SCALES[m]
-            row[header[m]] = f"{s[m]['mean'] / scale:.3f} ± {s[m]['std'] / scale:.3f}"
+            row[header[m]] = f"{s[m]['mean'] / scale:.{decimals}f}" + (
+                f" ± {s[m]['std'] / scale:.{decimals}f}" if "std" in s[m] else "")
         rows.append(row)
     return pd.DataFrame(rows)
 
