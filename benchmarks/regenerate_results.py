@@ -101,18 +101,12 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
     settings of their run folders."""
     lines = []
     for split in ("random", "system"):
-        scaled, compared = seed_summaries(folder, split), seed_summaries(results, split)
         runs = sorted((folder / "runs").glob(f"*-{split}*/config.json"))
+        scaled, compared = seed_summaries(folder, split), seed_summaries(results, split)
         over, decimals = "mean ± std over training seeds", 3
-        if not scaled and runs:  # one seed: beside the registered models at that seed, one more decimal
-            scaled = [single_seed(s) for s in load_summaries(folder, split, all_seeds=True)]
-            seeds = {s["seed"] for s in scaled}
-            if len(seeds) > 1:
-                raise SystemExit(f"{folder}: its {split}-split models were trained with different seeds {sorted(seeds)}")
-            names = {s["model"] for s in compared}
-            compared = [single_seed(s) for s in load_summaries(results, split, all_seeds=True)
-                        if s["model"] in names and s.get("seed", 0) in seeds]
-            over, decimals = f"training seed {seeds.pop() if seeds else 0} only (each model at that seed)", 4
+        if runs and not scaled:  # one seed: beside the registered models at that seed, one more decimal
+            scaled, compared, seed = one_seed_rows(folder, results, split, {s["model"] for s in compared})
+            over, decimals = f"training seed {seed} only (each model at that seed)", 4
         if not scaled or not runs:
             continue
         budgets = {(c["batch_size"], c["steps"], c["lr"], abcc_changes(r.parent)) for c, r in
@@ -128,6 +122,21 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
                   f"the registered models of the seeds table above (ABCC: batch 64 x 6000 steps); {over}:", "",
                   markdown_table(format_table(rows, decimals)).rstrip(), "", *ranking(rows), ""]
     return lines
+
+
+def one_seed_rows(folder: Path, results: Path, split: str, models: set[str]) -> tuple[list[dict], list[dict], int]:
+    """The summaries of ``folder``, all of one training seed, and those of ``models`` in
+    ``results`` at that seed, means only (:func:`single_seed`); ([], [], 0) when there are none."""
+    scaled = [single_seed(s) for s in load_summaries(folder, split, all_seeds=True)]
+    seeds = {s["seed"] for s in scaled}
+    if len(seeds) > 1:
+        raise SystemExit(f"{folder}: its {split}-split models were trained with different seeds {sorted(seeds)}")
+    if not seeds:
+        return [], [], 0
+    seed, = seeds
+    compared = [single_seed(s) for s in load_summaries(results, split, all_seeds=True)
+                if s["model"] in models and s.get("seed", 0) == seed]
+    return scaled, compared, seed
 
 
 def single_seed(summary: dict) -> dict:
