@@ -252,6 +252,20 @@ def test_results_page_compares_a_one_seed_run_with_the_registered_models_at_that
     assert "Best per metric: MAE: ABCC (small, 1-step), batch 64 x 9000 steps, lr 0.001; MSE: MLP regression;" in text
 
 
+def test_seed_metrics_prints_each_seed_and_the_mean_unrounded(tmp_path):
+    """benchmarks/seed_metrics.py: the values the rounded tables come from, per seed and mean."""
+    metrics = load_benchmark("seed_metrics")
+    for seed, mse in enumerate([3.3106e-4, 3.3224e-4]):
+        _write_summary(tmp_path / "random" / "abcc-small-1-step", "ABCC (small, 1-step)", seed, 1.2e-2, mse)
+    _write_summary(tmp_path / "random" / "mlp-regression", "MLP regression", 0, 1.24e-2, 3.302e-4)
+    lines = metrics.seed_lines(tmp_path, "random", models=["ABCC (small, 1-step)"])
+    assert lines[0] == f"{tmp_path} | ABCC (small, 1-step) | seeds 0, 1"
+    assert "  MSE        mean 0.00033165  per seed 0.00033106 0.00033224" in lines
+    assert not any("MLP" in line for line in lines) and not any("coverage90" in line for line in lines)
+    with pytest.raises(SystemExit, match="no system/ folder"):
+        metrics.main([str(tmp_path), "--split", "system"])
+
+
 def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, toy_dataset):
     """bench_abcc_scale.py --export-molecules: a vector file standing in for RDKit, exactly."""
     pytest.importorskip("rdkit")
