@@ -189,6 +189,12 @@ def test_each_switch_changes_the_model(train_and_context, calibration_file, monk
     assert moment.lambda_moment == 100.0 and moment.moment_rows == 32
     on = PhysicsObjective(MeanFlow(cond_drop_prob=0.0), lambda_moment=1.0).loss(net, x, noise, cond).loss
     assert on.item() != losses["none"]
+    # 6. the noise-end point estimate: off by default; on, it adds its term and sets the point forecast.
+    assert full.objective().lambda_point == 0.0 and not full.point_from_noise_end
+    point = forecaster(calibration=cal, lambda_point=0.25)
+    assert point.objective().lambda_point == 0.25 and point.objective().point_rows == 32 and point.point_from_noise_end
+    on = PhysicsObjective(MeanFlow(cond_drop_prob=0.0), lambda_point=1.0).loss(net, x, noise, cond).loss
+    assert on.item() > losses["none"]
 
 
 def test_missing_rdkit_is_a_clear_error(monkeypatch):
@@ -204,6 +210,10 @@ def test_config_validation_and_toml(tmp_path):
     with pytest.raises(ValueError, match="reference"):
         FlowModelConfig(abcc={"reference": "denoised"})
     assert not ABCCConfig(residual="full").projects_reference and ABCCConfig().projects_reference
+    with pytest.raises(ValueError, match="lambda_point"):
+        ABCCConfig(lambda_point=-1.0)
+    with pytest.raises(ValueError, match="point_rows"):
+        ABCCConfig(point_rows=0)
     with pytest.raises(ValueError, match="unknown abcc settings"):
         FlowModelConfig(abcc={"lambda_masss": 1.0})
     config = RunConfig.load(ROOT / "configs" / "abcc-small.toml")
@@ -385,6 +395,46 @@ def test_moment_loss_is_the_squared_error_of_the_draws_mean():
     extra = physics.loss(_affine_draws(0.0), x, noise, cond).loss - dropping.loss(_affine_draws(0.0), x, noise, cond).loss
     np.testing.assert_allclose(float(extra), float(physics.moment_loss(_affine_draws(0.0), x, noise, cond, kept)), rtol=1e-9)
     assert float(extra) != pytest.approx(float(physics.moment_loss(_affine_draws(0.0), x, noise, cond, torch.arange(100))))
+
+
+def test_point_loss_is_the_squared_error_of_the_noise_end_estimate_on_kept_rows():
+    """L_point = mean_rows sum_W (eps - u(eps, 1, 1) - x)^2 over the first ``point_rows`` rows
+    that keep their condition; for u = z - mean the estimate is ``mean`` whatever the noise."""
+    g = torch.Generator().manual_seed(1)
+    n, w = 512, 6
+    x = torch.randn(n, w, generator=g, dtype=torch.float64)
+    dropping = MeanFlow(cond_drop_prob=0.5)
+    noise = dropping.draw(n, w, g, dtype=torch.float64)
+    kept = torch.nonzero(~noise.drop_cond.to(torch.bool)).flatten()[:100]
+    assert kept.tolist() != list(range(100))
+    model = _affine_draws(0.0)
+    error = torch.linspace(0.0, 1.0, n, dtype=torch.float64)[:, None]   # a different error per row
+    cond = {"mean": x + error}
+    physics = PhysicsObjective(dropping, lambda_point=2.0, point_rows=100)
+    extra = physics.loss(model, x, noise, cond).loss - dropping.loss(model, x, noise, cond).loss
+    expected = float(((cond["mean"][kept] - x[kept]) ** 2).sum(1).mean())   # w * error^2 per row
+    np.testing.assert_allclose(float(extra), 2.0 * expected, rtol=1e-9)
+    perfect = {"mean": x}
+    assert abs(float(physics.loss(model, x, noise, perfect).loss - dropping.loss(model, x, noise, perfect).loss)) < 1e-12
+
+
+@pytest.mark.filterwarnings("ignore:the first spectrum has structure outside")
+def test_point_forecast_with_l_point_is_the_mean_of_noise_end_estimates(train_and_context, calibration_file, tmp_path):
+    train, context = train_and_context
+    model = forecaster(tmp_path / "run", steps=4, calibration=str(calibration_file), lambda_point=1.0)
+    model.fit(train)
+    steps = np.arange(len(context))
+    assert np.array_equal(model.predict(context, steps), load_run(tmp_path / "run").predict(context, steps))
+    with torch.no_grad():
+        for p in model.net.parameters():  # leave the near-zero start so the estimate and the draws differ
+            p.add_(0.02 * torch.randn_like(p))
+    pred = model.predict(context, steps)
+    estimates = model.noise_end_means(context, steps)
+    assert estimates.shape == (model.config.n_samples, len(context), 601)
+    np.testing.assert_allclose(pred, estimates.mean(axis=0))
+    assert np.abs(pred - model.sample(context, steps).mean(axis=0)).max() > 1e-6   # not the draws' mean
+    # Like the draws, the estimates lie in the span of the stream spectra.
+    assert span_residual(estimates.reshape(-1, 601), model.streams.stacked) < 1e-4
 
 
 # ------------------------------------------------------------------ bench coverage

@@ -114,6 +114,57 @@ def test_meanflow_loss_is_stationary_at_the_exact_average_velocity():
     assert grads[1.3] > 0                            # descent goes back towards theta = 1
 
 
+def test_noise_end_mean_of_the_exact_field_is_the_data_mean_for_any_noise():
+    """At t = 1 the exact velocity is v(z, 1) = z - E[x] (module docstring of meanflow): the
+    noise-end estimate z - u(z, 1, 1) is the data mean (0 here) whatever z, while a one-step draw
+    is sigma z and the estimate at any t < 1 is not the mean."""
+    g = torch.Generator().manual_seed(4)
+    z = 3.0 * torch.randn(256, 4, generator=g, dtype=torch.float64)
+    estimate = meanflow.noise_end_mean(analytic_model, (256, 4), noise=z)
+    assert estimate.abs().max() < 1e-12
+    shifted = meanflow.noise_end_mean(lambda z_, t, r: analytic_model(z_ - 0.7, t, r), (256, 4), noise=z + 0.7)
+    torch.testing.assert_close(shifted, torch.full_like(z, 0.7))  # data N(0.7, sigma^2): mean 0.7
+    draws = meanflow.sample(analytic_model, (256, 4), noise=z, steps=1)
+    torch.testing.assert_close(draws, SIGMA * z)
+    half = torch.full((256,), 0.5, dtype=torch.float64)
+    assert (z - analytic_model(z, half, half)).abs().mean() > 0.3     # t = 0.5: -0.2 z, not the mean
+    a, b = (meanflow.noise_end_mean(analytic_model, (8, 4), generator=torch.Generator().manual_seed(9))
+            for _ in range(2))
+    torch.testing.assert_close(a, b)                                   # seeded like sample()
+
+
+class ConstantMean(torch.nn.Module):
+    """u(z, t, r) = z - c: every noise-end estimate is the constant c (W,)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.c = torch.nn.Parameter(torch.as_tensor(c, dtype=torch.float64).clone())
+
+    def forward(self, z, t, r):
+        return z - self.c
+
+
+def test_noise_end_loss_is_fitted_by_the_mean_and_the_adaptive_weight_by_less():
+    """Right-skewed data (exponential: mean 1, median ln 2): the unweighted noise-end loss is
+    stationary at the sample mean exactly; MeanFlow's adaptive weight (p = 0.75) on the same
+    errors is not, and its minimum lies below the median: why a squared-error point estimate
+    needs the plain loss."""
+    g = torch.Generator().manual_seed(5)
+    n = 20_000
+    x = -torch.log(torch.rand(n, 1, generator=g, dtype=torch.float64))   # Exp(1)
+    eps = torch.randn(n, 1, generator=g, dtype=torch.float64)
+    at_mean = ConstantMean(x.mean(0))
+    loss = meanflow.noise_end_loss(at_mean, x, eps)
+    loss.backward()
+    assert abs(at_mean.c.grad.item()) < 1e-12
+    torch.testing.assert_close(loss, ((x - x.mean()) ** 2).mean())      # the variance: eps cancels
+    assert meanflow.noise_end_loss(ConstantMean([0.7]), x, eps) > loss
+    grid = torch.linspace(0.0, 1.5, 301, dtype=torch.float64)
+    robust = [meanflow.adaptive_weighted_loss(((c - x) ** 2).sum(1), 0.75, 1e-3).item() for c in grid]
+    best = grid[int(torch.tensor(robust).argmin())].item()
+    assert best < x.median().item() < x.mean().item() - 0.2
+
+
 def test_time_pairs_are_ordered_with_the_requested_share_of_gaps():
     g = torch.Generator().manual_seed(4)
     t, r = sample_time_pair(20000, r_neq_t_ratio=0.25, generator=g)

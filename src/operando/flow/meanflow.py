@@ -14,6 +14,11 @@ array (B, ...) such as an image latent (B, C, H, W); times are (B,):
 * loss  || u_theta(z_t, r, t | C) - stopgrad(u_tgt) ||^2,  u_tgt = v - (t - r) d/dt u_theta,
   per sample, with the adaptive weight w = stopgrad(1 / (loss + c)^p)
 * sampling  z_r = z_t - (t - r) u(z_t, r, t); one step: x = eps - u(eps, 0, 1)
+* noise-end mean  at t = 1 the path is z_1 = eps, independent of x, so the instantaneous
+  velocity's least-squares optimum is v(z, 1) = E[eps - x | z_1 = z, C] = z - E[x | C]: the
+  estimate x_bar = z - u(z, 1, 1) is the conditional *mean* for every z (a draw x = eps -
+  u(eps, 0, 1) is a sample; the mean of draws is the mean only if the whole flow is exact).
+  :func:`noise_end_loss` trains it by plain squared error, :func:`noise_end_mean` evaluates it.
 
 Classifier-free guidance is trained into u (MeanFlow Sec. 4.2, and its App. B.1 "improved
 CFG", Eq. 21): the velocity in the target and in the JVP tangent is replaced, for samples that
@@ -250,6 +255,33 @@ class MeanFlow:
                noise: Tensor | None = None) -> Tensor:
         """Generate (B, W) samples; see :func:`sample`."""
         return sample(model, shape, cond, steps=steps, generator=generator, noise=noise)
+
+
+def noise_end_loss(model: Callable, x: Tensor, eps: Tensor, cond: Cond | None = None,
+                   drop_cond: Tensor | None = None) -> Tensor:
+    """mean_b sum_W (eps - u(eps, 1, 1 | C) - x)^2: the flow-matching loss at t = 1, unweighted.
+
+    x, eps (B, W) (or (B, ...)); ``cond`` batch-first. Its minimiser is u(z, 1, 1) = z - E[x | C]
+    (module docstring, "noise-end mean"): a squared-error fit of the conditional mean, which
+    MeanFlow's adaptive weight (1 / (loss + c)^p, a robust loss of power 2 (1 - p)) is not.
+    """
+    ones = torch.ones(len(eps), device=eps.device, dtype=eps.dtype)
+    estimate = eps - call_model(model, eps, ones, ones, cond, drop_cond)
+    return ((estimate - x) ** 2).flatten(1).sum(dim=1).mean()
+
+
+@torch.no_grad()
+def noise_end_mean(model: Callable, shape: tuple[int, ...], cond: Cond | None = None, *,
+                   generator: torch.Generator | None = None, noise: Tensor | None = None) -> Tensor:
+    """Conditional-mean estimates x_bar = z - u(z, 1, 1) from prior noise z of ``shape`` (B, W).
+
+    One network evaluation each, noise drawn as in :func:`sample` (the same ``generator`` gives
+    the same z, so a draw and its mean estimate can share their noise). For the ideal model every
+    z gives E[x | C]; a trained one varies a little with z, so a point forecast averages several.
+    """
+    z = prior_noise(shape, generator, noise, model)
+    ones = torch.ones(z.shape[0], device=z.device, dtype=z.dtype)
+    return z - call_model(model, z, ones, ones, cond, None)
 
 
 @torch.no_grad()

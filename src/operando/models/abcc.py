@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from operando.data.experiment import Experiment, ExperimentMeta
 from operando.errors import InputError
-from operando.flow.meanflow import FlowNoise, MeanFlow, ObjectiveLoss, call_model, interpolate, per_sample
+from operando.flow.meanflow import FlowNoise, MeanFlow, ObjectiveLoss, call_model, interpolate, noise_end_loss, per_sample
 from operando.flow.physics import PeakConfig, mass_loss, peak_loss
 from operando.models.baselines import ConditionEncoder
 from operando.models.features import (ELECTRODE_VOCAB, PROTOCOL_VOCAB, condition_vector,
@@ -107,6 +107,10 @@ class ABCCConfig:
     ``physics_t_max``: only samples with t <= physics_t_max enter them (1 = all).
     ``lambda_moment``: weight of the draws' mean-matching term L_moment (0 = off; see
     :class:`PhysicsObjective`), on at most ``moment_rows`` samples of each batch.
+    ``lambda_point``: weight of L_point, the squared-error fit of the noise-end mean estimate
+    (0 = off), on at most ``point_rows`` samples of each batch; with it on, the point forecast
+    is the mean of ``n_samples`` noise-end estimates z - u(z, 1, 1) instead of the mean of the
+    one-step draws (the draws still give the interval).
     """
 
     trajectory: bool = True
@@ -132,6 +136,8 @@ class ABCCConfig:
     physics_t_max: float = 1.0
     lambda_moment: float = 0.0
     moment_rows: int = 32
+    lambda_point: float = 0.0
+    point_rows: int = 32
 
     def __post_init__(self):
         if self.segment_length < 1:
@@ -149,10 +155,11 @@ class ABCCConfig:
             raise ValueError(f"molecules must be one of {MOLECULE_KINDS}, got {self.molecules!r}")
         if self.molecules == "file" and not self.molecule_file:
             raise ValueError("molecules = 'file' needs molecule_file (CSV smiles,v0,... or .npz)")
-        if self.lambda_mass < 0 or self.lambda_peak < 0 or self.lambda_moment < 0:
-            raise ValueError("lambda_mass, lambda_peak and lambda_moment must be >= 0")
-        if self.physics_rows < 1 or self.moment_rows < 1:
-            raise ValueError(f"physics_rows and moment_rows must be >= 1, got {self.physics_rows}, {self.moment_rows}")
+        if min(self.lambda_mass, self.lambda_peak, self.lambda_moment, self.lambda_point) < 0:
+            raise ValueError("lambda_mass, lambda_peak, lambda_moment and lambda_point must be >= 0")
+        if min(self.physics_rows, self.moment_rows, self.point_rows) < 1:
+            raise ValueError(f"physics_rows, moment_rows and point_rows must be >= 1, got {self.physics_rows}, "
+                             f"{self.moment_rows}, {self.point_rows}")
         if not 0.0 < self.physics_t_max <= 1.0:
             raise ValueError(f"physics_t_max must be in (0, 1], got {self.physics_t_max}")
         if self.noise_margin <= 0 or self.max_electrolyte_components < 1:
@@ -167,7 +174,7 @@ class ABCCConfig:
 
     @property
     def uses_physics(self) -> bool:
-        return self.lambda_mass > 0 or self.lambda_peak > 0 or self.lambda_moment > 0
+        return self.lambda_mass > 0 or self.lambda_peak > 0 or self.lambda_moment > 0 or self.lambda_point > 0
 
     @property
     def projects_reference(self) -> bool:
@@ -663,7 +670,7 @@ class PhysicsObjective:
         flow matching:  x_hat = z_t - t v_theta(z_t, t)         (the usual x-prediction)
 
     and ``loss = flow loss + lambda_mass L_mass(f(x_hat), f(x)) + lambda_peak L_peak(f(x_hat),
-    f(x)) + lambda_moment L_moment`` with f the chemical flow of a target: x itself for ``target = "chemical_flow"``,
+    f(x)) + lambda_moment L_moment + lambda_point L_point`` with f the chemical flow of a target: x itself for ``target = "chemical_flow"``,
     (x - s0) / ``flow_scale`` for ``target = "spectrum"``. Only samples that keep their
     condition (not dropped for guidance) and have t <= ``t_max`` enter the physics terms, at
     most ``max_rows`` of them (the first ones: batch rows are in random order anyway). The
@@ -688,6 +695,19 @@ class PhysicsObjective:
     samples that keep their condition enter, at most ``moment_rows`` of them (any t: the draws
     start from the prior noise, not from z_t).
 
+    **L_point** (the noise-end mean against squared error; not in the paper). At t = 1 the path
+    point z_1 = eps carries no information about x, so the instantaneous velocity there has the
+    least-squares optimum u(z, 1, 1) = z - E[x | C] (:func:`~operando.flow.meanflow.noise_end_loss`)::
+
+        L_point = mean_rows sum_W (eps - u(eps, 1, 1) - x)^2
+
+    trains that estimate of the conditional mean by plain squared error. The flow loss itself
+    never reaches t = 1 exactly and weights its errors adaptively (a robust loss, whose optimum
+    sits nearer the median); the one-step draws use u(eps, 0, 1), a different input, so this
+    term adds a point estimator beside the generator instead of bending the draws' mean as
+    L_moment does. Only samples that keep their condition enter, at most ``point_rows`` of them,
+    with the batch's own prior noise.
+
     The extra forward passes run on the bare module (``target_model``): a
     DistributedDataParallel wrapper then still sees one forward per step, and both passes'
     gradients reach the same parameters before its all-reduce.
@@ -702,6 +722,8 @@ class PhysicsObjective:
     peak: PeakConfig = dataclasses.field(default_factory=PeakConfig)
     lambda_moment: float = 0.0
     moment_rows: int = 32
+    lambda_point: float = 0.0
+    point_rows: int = 32
 
     def draw(self, batch_size: int, sample_shape, generator: torch.Generator | None = None,
              dtype: torch.dtype = torch.float32) -> FlowNoise:
@@ -751,6 +773,13 @@ class PhysicsObjective:
             rows = torch.nonzero(kept).flatten()[: self.moment_rows]
             if len(rows):
                 total = total + self.lambda_moment * self.moment_loss(bare, x, noise, cond, rows)
+        if self.lambda_point > 0:
+            rows = torch.nonzero(kept).flatten()[: self.point_rows]
+            if len(rows):
+                eps = noise.eps.to(x.device, x.dtype)[rows]
+                point = noise_end_loss(bare, x[rows], eps, {k: v[rows] for k, v in cond.items()},
+                                       self.no_drop(len(rows), x.device))
+                total = total + self.lambda_point * point
         if not (self.lambda_mass > 0 or self.lambda_peak > 0):
             return ObjectiveLoss(total, out.mse)
         rows = torch.nonzero(kept & (t <= self.t_max)).flatten()[: self.max_rows]

@@ -326,7 +326,8 @@ class FlowForecaster:
             build_objective(self.training), abcc.lambda_mass, abcc.lambda_peak,
             flow_scale=None if self.config.target == "chemical_flow" else self.flow_scale,
             t_max=abcc.physics_t_max, max_rows=abcc.physics_rows,
-            lambda_moment=abcc.lambda_moment, moment_rows=abcc.moment_rows)
+            lambda_moment=abcc.lambda_moment, moment_rows=abcc.moment_rows,
+            lambda_point=abcc.lambda_point, point_rows=abcc.point_rows)
 
     def load_net(self, run_dir: str | Path) -> torch.nn.Module:
         """The trained (EMA) network of a run folder: a SiT1D, or a StreamNet with two streams."""
@@ -349,13 +350,29 @@ class FlowForecaster:
     def sample(self, context: Experiment, steps: np.ndarray, n_samples: int | None = None,
                seed: int | None = None) -> np.ndarray:
         """Draws of the forecast: (n_samples, len(steps), W), deterministic for a seed."""
+        return self.forecast_spectra(context, steps, n_samples, seed, self.generate)
+
+    @torch.no_grad()
+    def noise_end_means(self, context: Experiment, steps: np.ndarray, n_samples: int | None = None,
+                        seed: int | None = None) -> np.ndarray:
+        """Conditional-mean estimates z - u(z, 1, 1) (:func:`operando.flow.meanflow.noise_end_mean`)
+        from the draws' noise: (n_samples, len(steps), W). Trained only with ``abcc.lambda_point`` > 0."""
+        def estimate(shape, cond, seed_):
+            generator = torch.Generator().manual_seed(self.seed if seed_ is None else seed_)
+            return meanflow.noise_end_mean(self.net, shape, cond, generator=generator)
+        return self.forecast_spectra(context, steps, n_samples, seed, estimate)
+
+    def forecast_spectra(self, context: Experiment, steps: np.ndarray, n_samples: int | None, seed: int | None,
+                         generate) -> np.ndarray:
+        """``generate(shape, cond, seed)`` -> targets (n k, W) run on the conditions of ``steps``,
+        decoded into spectra (n, k, W)."""
         n = n_samples or self.config.n_samples
         steps = np.asarray(steps)
         k, width = len(steps), context.absorbance.shape[1]
         s0 = np.repeat(context.absorbance[:1].astype(np.float64), k, axis=0)
         cond = {"s0": torch.from_numpy(np.tile(s0, (n, 1))).float(),
                 "cond_vec": torch.from_numpy(np.tile(self.encoder(context)[steps], (n, 1))).float()}
-        y = self.generate((n * k, width), cond, seed)
+        y = generate((n * k, width), cond, seed)
         return self.decode_target(y.double().numpy().reshape(n, k, width), self.reference(s0)[None])
 
     def reference(self, s0: np.ndarray) -> np.ndarray:
@@ -383,8 +400,17 @@ class FlowForecaster:
         sampler = meanflow.sample if self.config.objective == "meanflow" else flow_matching.sample
         return sampler(self.net, shape, cond, steps=self.config.sample_steps, generator=generator)
 
+    @property
+    def point_from_noise_end(self) -> bool:
+        """Whether the point forecast is the noise-end mean estimate (ABCC with L_point on)."""
+        abcc = self.config.abcc
+        return abcc is not None and abcc.lambda_point > 0
+
     def predict(self, context: Experiment, steps: np.ndarray) -> np.ndarray:
-        """Point forecast: the mean of ``n_samples`` draws, (len(steps), W)."""
+        """Point forecast, (len(steps), W): the mean of ``n_samples`` draws, or with L_point
+        (``abcc.lambda_point`` > 0) the mean of as many noise-end estimates of the conditional mean."""
+        if self.point_from_noise_end:
+            return self.noise_end_means(context, steps).mean(axis=0)
         return self.sample(context, steps).mean(axis=0)
 
     def sample_streams(self, context: Experiment, steps: np.ndarray, n_samples: int | None = None,
