@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from operando.bench.splits import make_split
 from operando.bench.task import masked
@@ -45,6 +46,35 @@ def test_fit_predict_save_load_round_trip(train_and_context, tmp_path, objective
     assert np.array_equal(pred, again.predict(context, steps))
     draws = model.sample(context, steps[:5], n_samples=4, seed=1)
     assert draws.shape == (4, 5, 601) and draws.std(axis=0).mean() > 0
+
+
+class _AffineField(torch.nn.Module):
+    """u(z, r, t | C) = 0.3 z + 0.01 s0: the one-step draw eps - u is affine in the noise eps."""
+
+    def forward(self, x, t, r, s0=None, cond_vec=None, drop_cond=None):
+        return 0.3 * x + 0.01 * s0
+
+
+def test_antithetic_draws_pair_the_noise_and_their_mean_cancels_an_affine_map(train_and_context):
+    train, context = train_and_context
+    model = tiny_forecaster(steps=2)
+    model.fit(train)
+    k = 3
+    independent = model.prior_draws(4, (k, 601), seed=1)   # the samplers' own draw from the seed
+    assert torch.equal(independent, torch.randn((4 * k, 601), generator=torch.Generator().manual_seed(1)))
+    model.config.antithetic = True
+    paired = model.prior_draws(5, (k, 601), seed=1)
+    assert paired.shape == (5 * k, 601)
+    assert torch.equal(paired[2 * k:4 * k], -paired[:2 * k])       # draw j + 2 negates draw j
+    assert not torch.allclose(paired[4 * k:].abs(), paired[:k].abs())  # the odd draw is its own
+    # An affine noise-to-sample map: the pairs' mean is the draw from zero noise, exactly.
+    model.net = _AffineField()
+    steps = np.arange(k)
+    at_zero = model.forecast_spectra(context, steps, 1, None, lambda noise, cond: model.generate(0 * noise, cond))[0]
+    np.testing.assert_allclose(model.predict(context, steps), at_zero, rtol=0, atol=1e-7)  # float32 rounding
+    assert model.sample(context, steps).std(axis=0).mean() > 0.1 * model.config.clip_scale  # still draws
+    model.config.antithetic = False
+    assert np.abs(model.predict(context, steps) - at_zero).max() > 1e-3 * model.config.clip_scale
 
 
 def test_chemical_flow_target_is_clipped_and_inverted(train_and_context):

@@ -81,6 +81,10 @@ class FlowModelConfig:
     clip_scale: float | None = None      # fitted from the training pairs when None
     sample_steps: int | None = None      # default: 1 for MeanFlow, 50 for flow matching
     n_samples: int = 4                   # draws averaged into a point forecast
+    # Draws in antithetic pairs (eps, -eps): each draw is still a draw of the model, but the
+    # pairs' mean cancels the part of the noise-to-sample map that is odd in eps, so the point
+    # forecast carries less of the draws' scatter at the same cost (docs/abcc.md, section 6).
+    antithetic: bool = False
     model_overrides: dict = field(default_factory=dict)
     abcc: ABCCConfig | None = None       # the ABCC pieces (None: a plain flow forecaster)
     # "spectrum": SiT1D on the 1D spectra (this module); "waveform": latent MeanFlow on waveform
@@ -349,7 +353,8 @@ class FlowForecaster:
     @torch.no_grad()
     def sample(self, context: Experiment, steps: np.ndarray, n_samples: int | None = None,
                seed: int | None = None) -> np.ndarray:
-        """Draws of the forecast: (n_samples, len(steps), W), deterministic for a seed."""
+        """Draws of the forecast: (n_samples, len(steps), W), deterministic for a seed (in
+        antithetic pairs with ``config.antithetic``: draw j + n // 2 from the negated noise of draw j)."""
         return self.forecast_spectra(context, steps, n_samples, seed, self.generate)
 
     @torch.no_grad()
@@ -357,22 +362,21 @@ class FlowForecaster:
                         seed: int | None = None) -> np.ndarray:
         """Conditional-mean estimates z - u(z, 1, 1) (:func:`operando.flow.meanflow.noise_end_mean`)
         from the draws' noise: (n_samples, len(steps), W). Trained only with ``abcc.lambda_point`` > 0."""
-        def estimate(shape, cond, seed_):
-            generator = torch.Generator().manual_seed(self.seed if seed_ is None else seed_)
-            return meanflow.noise_end_mean(self.net, shape, cond, generator=generator)
+        def estimate(noise, cond):
+            return meanflow.noise_end_mean(self.net, tuple(noise.shape), cond, noise=noise)
         return self.forecast_spectra(context, steps, n_samples, seed, estimate)
 
     def forecast_spectra(self, context: Experiment, steps: np.ndarray, n_samples: int | None, seed: int | None,
                          generate) -> np.ndarray:
-        """``generate(shape, cond, seed)`` -> targets (n k, W) run on the conditions of ``steps``,
-        decoded into spectra (n, k, W)."""
+        """``generate(noise, cond)`` -> targets (n k, W) from the prior noise of n draws
+        (:meth:`prior_draws`) on the conditions of ``steps``, decoded into spectra (n, k, W)."""
         n = n_samples or self.config.n_samples
         steps = np.asarray(steps)
         k, width = len(steps), context.absorbance.shape[1]
         s0 = np.repeat(context.absorbance[:1].astype(np.float64), k, axis=0)
         cond = {"s0": torch.from_numpy(np.tile(s0, (n, 1))).float(),
                 "cond_vec": torch.from_numpy(np.tile(self.encoder(context)[steps], (n, 1))).float()}
-        y = generate((n * k, width), cond, seed)
+        y = generate(self.prior_draws(n, (k, width), seed), cond)
         return self.decode_target(y.double().numpy().reshape(n, k, width), self.reference(s0)[None])
 
     def reference(self, s0: np.ndarray) -> np.ndarray:
@@ -393,12 +397,24 @@ class FlowForecaster:
                           stacklevel=4)  # past sample() and its no_grad wrapper
         return np.broadcast_to(self.streams.in_span(first), s0.shape)
 
-    def generate(self, shape: tuple[int, ...], cond: dict[str, torch.Tensor], seed: int | None) -> torch.Tensor:
-        """Run the objective's sampler (``sample_steps`` steps of ``self.net``) from noise of
-        ``shape`` seeded with ``seed`` (default: the forecaster's): generated targets, same shape."""
+    def prior_draws(self, n: int, shape: tuple[int, ...], seed: int | None) -> torch.Tensor:
+        """Prior noise of ``n`` draws of ``shape`` (k, ...): (n k, ...), draw-major, seeded with
+        ``seed`` (default: the forecaster's). With ``config.antithetic`` the second n // 2 draws
+        negate the first n // 2 (an odd n's last draw is independent); without, the same numbers
+        as the samplers' own draw from that seed."""
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        k, rest = shape[0], tuple(shape[1:])
+        if not self.config.antithetic or n < 2:
+            return torch.randn((n * k, *rest), generator=generator)
+        half = torch.randn(((n // 2) * k, *rest), generator=generator)
+        odd = torch.randn(((n % 2) * k, *rest), generator=generator)
+        return torch.cat([half, -half, odd])
+
+    def generate(self, noise: torch.Tensor, cond: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Run the objective's sampler (``sample_steps`` steps of ``self.net``) from prior
+        ``noise`` (B, ...): generated targets, same shape."""
         sampler = meanflow.sample if self.config.objective == "meanflow" else flow_matching.sample
-        return sampler(self.net, shape, cond, steps=self.config.sample_steps, generator=generator)
+        return sampler(self.net, tuple(noise.shape), cond, steps=self.config.sample_steps, noise=noise)
 
     @property
     def point_from_noise_end(self) -> bool:

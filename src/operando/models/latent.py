@@ -301,7 +301,7 @@ class WaveformFlowForecaster(FlowForecaster):
         s0_latent = self.images_to_latents(self.s0_images(s0))                # (1, 4, h, w)
         cond = {"s0": s0_latent.expand(n * k, *s0_latent.shape[1:]).contiguous(),
                 "cond_vec": torch.from_numpy(np.tile(self.encoder(context)[steps], (n, 1))).float()}
-        latents = self.generate((n * k, *s0_latent.shape[1:]), cond, seed)
+        latents = self.generate(self.prior_draws(n, (k, *s0_latent.shape[1:]), seed), cond)
         y = self.latents_to_targets(latents, n_points).reshape(n, k, n_points)
         return self.decode_target(y, np.repeat(s0, k, axis=0)[None])
 
