@@ -4,8 +4,9 @@ point forecast against its number of draws, ``--models abcc``).
 Loads two trained run folders (by default the ones `operando bench` / `operando pipeline`
 leave under ``<results>/runs``: ``meanflow-<split>`` and ``flow-matching-<split>``), forecasts
 every test spectrum of the OpIRBench split from its experiment's first spectrum with each
-sampler setting, and records wall time, MAE and MSE (of the point forecast = mean of the
-draws; MSE shows what the draws' own scatter adds to a squared metric).
+sampler setting, and records wall time and the benchmark's seven metrics (of the point
+forecast = mean of the draws; the squared ones show what the draws' own scatter adds).
+``--antithetic`` draws them in antithetic pairs (eps, -eps) instead of independently.
 Both models run in this one process, one after the other, with the same torch thread count,
 so the times compare.
 
@@ -64,6 +65,8 @@ def main() -> None:
                         default=["meanflow", "flow-matching"],
                         help="which runs to time (speed-ups need meanflow and flow-matching)")
     parser.add_argument("--draws", type=int, nargs="+", default=[1, 4], help="draws per forecast")
+    parser.add_argument("--antithetic", action="store_true",
+                        help="draw in antithetic pairs (eps, -eps), as the model setting `antithetic = true` does")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="default <results>/speed")
     args = parser.parse_args()
@@ -80,12 +83,14 @@ def main() -> None:
     rows = []
     for label, run in runs.items():
         model = FlowForecaster.load(run)
+        model.config.antithetic = model.config.antithetic or args.antithetic
         for draws in args.draws:
             seconds, scores, n = forecast_test_set(model, ds, split, draws)
             rows.append({"model": label, "run": str(run), "sampler steps": model.config.sample_steps,
-                         "draws": draws, "network evaluations per spectrum": model.config.sample_steps * draws,
+                         "draws": draws, "antithetic": model.config.antithetic, "network evaluations per spectrum": model.config.sample_steps * draws,
                          "test spectra": n, "predict seconds": round(seconds, 3), **scores})
-            print(f"{label:14s} {model.config.sample_steps:3d}-step x {draws} draws: {seconds:8.2f} s, "
+            print(f"{label:14s} {model.config.sample_steps:3d}-step x {draws} {'antithetic ' * model.config.antithetic}"
+                  f"draws: {seconds:8.2f} s, "
                   f"MAE {scores['MAE'] / 1e-2:.4f}e-2, MSE {scores['MSE'] / 1e-3:.4f}e-3, cosine {scores['cosine']:.6f}, "
                   f"R2 {scores['R2']:.6f}, DILATE {scores['DILATE']:.4f} ({n} spectra)", flush=True)
     table = pd.DataFrame(rows)
