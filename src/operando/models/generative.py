@@ -12,7 +12,8 @@ What is generated (``target``):
 * ``"spectrum"``: s_vm itself.
 
 A point forecast is the mean of ``n_samples`` draws (each one network evaluation for
-MeanFlow, ``sample_steps`` for flow matching); :meth:`FlowForecaster.sample` returns the draws
+MeanFlow, ``sample_steps`` for flow matching; independent, or with ``antithetic`` in pairs
+(eps, -eps), whose mean carries less of the draws' scatter); :meth:`FlowForecaster.sample` returns the draws
 and :meth:`FlowForecaster.summarize` their mean, spread and interval. With ``conformal_share``
 > 0, that share of the training spectra is held out of training and calibrates the interval
 (split conformal, :class:`~operando.bench.uncertainty.ConformalScale`); otherwise the interval
