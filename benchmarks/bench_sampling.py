@@ -87,7 +87,8 @@ def main() -> None:
         for draws in args.draws:
             seconds, scores, n = forecast_test_set(model, ds, split, draws)
             rows.append({"model": label, "run": str(run), "sampler steps": model.config.sample_steps,
-                         "draws": draws, "antithetic": model.config.antithetic, "network evaluations per spectrum": model.config.sample_steps * draws,
+                         "draws": draws, "antithetic": model.config.antithetic,
+                         "network evaluations per spectrum": model.config.sample_steps * draws,
                          "test spectra": n, "predict seconds": round(seconds, 3), **scores})
             print(f"{label:14s} {model.config.sample_steps:3d}-step x {draws} {'antithetic ' * model.config.antithetic}"
                   f"draws: {seconds:8.2f} s, "
