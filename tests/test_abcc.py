@@ -186,7 +186,8 @@ def test_each_switch_changes_the_model(train_and_context, calibration_file, monk
     # 5. the draws' mean-matching term: off by default, on with its weight.
     assert full.objective().lambda_moment == 0.0
     moment = forecaster(calibration=cal, lambda_moment=100.0).objective()
-    assert moment.lambda_moment == 100.0 and moment.moment_rows == 32
+    assert moment.lambda_moment == 100.0 and moment.moment_rows == 32 and moment.moment_from_step == 0
+    assert forecaster(calibration=cal, lambda_moment=100.0, moment_from_step=6000).objective().moment_from_step == 6000
     on = PhysicsObjective(MeanFlow(cond_drop_prob=0.0), lambda_moment=1.0).loss(net, x, noise, cond).loss
     assert on.item() != losses["none"]
     # 6. the noise-end point estimate: off by default; on, it adds its term and sets the point forecast.
@@ -214,6 +215,8 @@ def test_config_validation_and_toml(tmp_path):
         ABCCConfig(lambda_point=-1.0)
     with pytest.raises(ValueError, match="point_rows"):
         ABCCConfig(point_rows=0)
+    with pytest.raises(ValueError, match="moment_from_step"):
+        ABCCConfig(moment_from_step=-1)
     with pytest.raises(ValueError, match="unknown abcc settings"):
         FlowModelConfig(abcc={"lambda_masss": 1.0})
     config = RunConfig.load(ROOT / "configs" / "abcc-small.toml")
@@ -386,6 +389,11 @@ def test_moment_loss_is_the_squared_error_of_the_draws_mean():
     total = PhysicsObjective(base, lambda_moment=2.0, moment_rows=n).loss(_affine_draws(0.0), x, noise, cond).loss
     plain = base.loss(_affine_draws(0.0), x, noise, cond).loss
     np.testing.assert_allclose(float(total - plain), 2.0 * expected, rtol=1e-9)
+    # As a last phase (moment_from_step = 10) it enters only after step 10; outside training (no step), always.
+    late = PhysicsObjective(base, lambda_moment=2.0, moment_rows=n, moment_from_step=10)
+    assert float(late.loss(_affine_draws(0.0), x, noise, cond, step=10).loss) == float(plain)
+    assert float(late.loss(_affine_draws(0.0), x, noise, cond, step=11).loss) == float(total)
+    assert float(late.loss(_affine_draws(0.0), x, noise, cond).loss) == float(total)
     dropping = MeanFlow(cond_drop_prob=0.5)
     noise = dropping.draw(n, w, g, dtype=torch.float64)
     kept = torch.nonzero(~noise.drop_cond.to(torch.bool)).flatten()[:100]

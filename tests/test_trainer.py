@@ -214,3 +214,23 @@ def test_cosine_schedule_warms_up_then_decays_to_the_floor():
     assert learning_rate(constant, 1100) == 1e-3
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="step")
+
+
+def test_a_last_phase_term_in_one_run_equals_a_plain_run_continued_with_it(tmp_path):
+    """L_moment from step 4 (moment_from_step) in one 8-step run gives the weights of 4 plain steps
+    resumed for 4 more with L_moment on; on from the first step, other weights."""
+    from operando.models.abcc import PhysicsObjective
+
+    data = tiny_dataset()
+    config = quick_config(steps=8, ckpt_every=4)
+    base = dict(lambda_moment=1.0, moment_rows=8)
+    phased = tiny_model()
+    train(phased, PhysicsObjective(MeanFlow(), **base, moment_from_step=4), data, config, tmp_path / "phased")
+    continued = tiny_model()
+    train(continued, PhysicsObjective(MeanFlow()), data, quick_config(steps=4, ckpt_every=4), tmp_path / "continued")
+    train(continued, PhysicsObjective(MeanFlow(), **base), data, config, tmp_path / "continued")
+    always = tiny_model()
+    train(always, PhysicsObjective(MeanFlow(), **base), data, config, tmp_path / "always")
+    for key, value in phased.state_dict().items():
+        assert torch.equal(continued.state_dict()[key], value), key
+    assert not all(torch.equal(always.state_dict()[k], v) for k, v in phased.state_dict().items())

@@ -42,10 +42,10 @@ class FlowMatching:
         return FlowNoise(eps, t, t.clone(), drop)
 
     def loss(self, model: Callable, x: Tensor, noise: FlowNoise, cond: Cond | None = None, *,
-             target_model: Callable | None = None) -> ObjectiveLoss:
+             target_model: Callable | None = None, step: int | None = None) -> ObjectiveLoss:
         """Flow-matching loss of x (B, W): mean (v_theta(z_t, t | C) - (eps - x))^2.
 
-        ``target_model`` is accepted for a uniform objective interface and not used.
+        ``target_model`` and ``step`` are accepted for a uniform objective interface and not used.
         """
         eps, t, _, drop = noise.to(x.device, x.dtype)
         z = interpolate(x, eps, t)

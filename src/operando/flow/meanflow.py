@@ -236,12 +236,13 @@ class MeanFlow:
             return z, meanflow_target(v, dudt, t, r)
 
     def loss(self, model: Callable, x: Tensor, noise: FlowNoise, cond: Cond | None = None, *,
-             target_model: Callable | None = None) -> ObjectiveLoss:
+             target_model: Callable | None = None, step: int | None = None) -> ObjectiveLoss:
         """MeanFlow loss of a batch x (B, W) under condition ``cond`` (dict of (B, ...) tensors).
 
         ``model`` is differentiated; ``target_model`` (default: model) computes the target
         without gradients (:meth:`target`). Pass the bare module there when ``model`` is
-        wrapped: DistributedDataParallel cannot go through torch.func.jvp.
+        wrapped: DistributedDataParallel cannot go through torch.func.jvp. ``step`` (the
+        training step) is accepted for the objective interface and not used.
         """
         z, target = self.target(model if target_model is None else target_model, x, noise, cond)
         _, t, r, drop = noise.to(x.device, x.dtype)

@@ -106,7 +106,9 @@ class ABCCConfig:
     pass costs about 40 % of a MeanFlow step at the full batch of 64, about 10 % at 16);
     ``physics_t_max``: only samples with t <= physics_t_max enter them (1 = all).
     ``lambda_moment``: weight of the draws' mean-matching term L_moment (0 = off; see
-    :class:`PhysicsObjective`), on at most ``moment_rows`` samples of each batch.
+    :class:`PhysicsObjective`), on at most ``moment_rows`` samples of each batch, and only
+    after training step ``moment_from_step`` (0: from the first step; N: a last phase, the
+    first N steps plain MeanFlow plus the physics terms).
     ``lambda_point``: weight of L_point, the squared-error fit of the noise-end mean estimate
     (0 = off), on at most ``point_rows`` samples of each batch; with it on, the point forecast
     is the mean of ``n_samples`` noise-end estimates z - u(z, 1, 1) instead of the mean of the
@@ -136,6 +138,7 @@ class ABCCConfig:
     physics_t_max: float = 1.0
     lambda_moment: float = 0.0
     moment_rows: int = 32
+    moment_from_step: int = 0
     lambda_point: float = 0.0
     point_rows: int = 32
 
@@ -160,6 +163,8 @@ class ABCCConfig:
         if min(self.physics_rows, self.moment_rows, self.point_rows) < 1:
             raise ValueError(f"physics_rows, moment_rows and point_rows must be >= 1, got {self.physics_rows}, "
                              f"{self.moment_rows}, {self.point_rows}")
+        if self.moment_from_step < 0:
+            raise ValueError(f"moment_from_step must be >= 0, got {self.moment_from_step}")
         if not 0.0 < self.physics_t_max <= 1.0:
             raise ValueError(f"physics_t_max must be in (0, 1], got {self.physics_t_max}")
         if self.noise_margin <= 0 or self.max_electrolyte_components < 1:
@@ -694,6 +699,9 @@ class PhysicsObjective:
     drawn. A single value can be negative; only its expectation is a squared error. Only
     samples that keep their condition enter, at most ``moment_rows`` of them (any t: the draws
     start from the prior noise, not from z_t).
+    ``moment_from_step``: L_moment enters only at training steps after it (the trainer passes
+    ``step``; a call without one, outside training, includes it), so one run can train a last
+    phase with it: measured best that way (docs/abcc.md section 6, "L_moment as a last phase").
 
     **L_point** (the noise-end mean against squared error; not in the paper). At t = 1 the path
     point z_1 = eps carries no information about x, so the instantaneous velocity there has the
@@ -722,6 +730,7 @@ class PhysicsObjective:
     peak: PeakConfig = dataclasses.field(default_factory=PeakConfig)
     lambda_moment: float = 0.0
     moment_rows: int = 32
+    moment_from_step: int = 0
     lambda_point: float = 0.0
     point_rows: int = 32
 
@@ -762,14 +771,15 @@ class PhysicsObjective:
         return (first * second).mean()
 
     def loss(self, model: Callable, x: Tensor, noise: FlowNoise, cond: Mapping[str, Tensor] | None = None, *,
-             target_model: Callable | None = None) -> ObjectiveLoss:
-        out = self.base.loss(model, x, noise, cond, target_model=target_model)
+             target_model: Callable | None = None, step: int | None = None) -> ObjectiveLoss:
+        out = self.base.loss(model, x, noise, cond, target_model=target_model, step=step)
         cond = dict(cond or {})
         bare = target_model if target_model is not None else model
         _, t, _, drop = noise.to(x.device, x.dtype)
         kept = ~drop.to(torch.bool) if self.base.cond_drop_prob > 0 else torch.ones_like(t, dtype=torch.bool)
         total = out.loss
-        if self.lambda_moment > 0 and len(x) > 1:
+        moment_on = step is None or step > self.moment_from_step
+        if self.lambda_moment > 0 and moment_on and len(x) > 1:
             rows = torch.nonzero(kept).flatten()[: self.moment_rows]
             if len(rows):
                 total = total + self.lambda_moment * self.moment_loss(bare, x, noise, cond, rows)

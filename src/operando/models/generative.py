@@ -332,6 +332,7 @@ class FlowForecaster:
             flow_scale=None if self.config.target == "chemical_flow" else self.flow_scale,
             t_max=abcc.physics_t_max, max_rows=abcc.physics_rows,
             lambda_moment=abcc.lambda_moment, moment_rows=abcc.moment_rows,
+            moment_from_step=abcc.moment_from_step,
             lambda_point=abcc.lambda_point, point_rows=abcc.point_rows)
 
     def load_net(self, run_dir: str | Path) -> torch.nn.Module:

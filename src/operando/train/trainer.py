@@ -112,7 +112,11 @@ class TrainConfig:
 
 
 class Objective(Protocol):
-    """What ``train`` needs from an objective (MeanFlow and FlowMatching provide it)."""
+    """What ``train`` needs from an objective (MeanFlow and FlowMatching provide it).
+
+    ``loss`` gets the 1-based training ``step`` (None outside training), for objectives whose
+    terms follow a schedule; a resumed run passes the same steps, so it follows the same one.
+    """
 
     def draw(self, batch_size: int, sample_shape: int | tuple[int, ...],
              generator: torch.Generator | None = None,
@@ -120,7 +124,7 @@ class Objective(Protocol):
 
     def loss(self, model: Callable, x: Tensor, noise: FlowNoise,
              cond: Mapping[str, Tensor] | None = None, *,
-             target_model: Callable | None = None) -> ObjectiveLoss: ...
+             target_model: Callable | None = None, step: int | None = None) -> ObjectiveLoss: ...
 
 
 def build_objective(config: TrainConfig) -> MeanFlow | FlowMatching:
@@ -329,7 +333,7 @@ def _train(model: nn.Module, objective: Objective, tensors: Mapping[str, Tensor]
         index = index[shard_start:shard_stop].to(device)
         noise = noise.shard(shard_start, shard_stop)
         cond = {k: v[index] for k, v in data.items() if k != "x"}
-        out = objective.loss(net, data["x"][index], noise, cond, target_model=model)
+        out = objective.loss(net, data["x"][index], noise, cond, target_model=model, step=step)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         if config.grad_clip is not None:
