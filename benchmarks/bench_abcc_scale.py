@@ -94,6 +94,7 @@ def build(args, seed: int, run_dir: Path | None):
     model.config.preset = args.preset
     if args.no_system_folds:
         model.config.conformal_system_folds = 0
+    model.config.antithetic = args.antithetic
     return model
 
 
@@ -159,6 +160,8 @@ def main(argv=None) -> int:
     p.add_argument("--warmup-steps", type=int, default=200)
     p.add_argument("--no-system-folds", action="store_true",
                    help="skip the unseen-system interval folds (random split: no test system is unseen)")
+    p.add_argument("--antithetic", action="store_true",
+                   help="draw the forecast's and the intervals' draws in antithetic pairs (eps, -eps)")
     p.add_argument("--molecule-file", type=Path, help="3D vectors from --export-molecules (no RDKit needed)")
     p.add_argument("--export-molecules", type=Path, help="write the dataset's 3D molecule vectors and exit")
     p.add_argument("--threads", type=int, default=2, help="CPU threads per seed process")

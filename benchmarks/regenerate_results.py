@@ -78,10 +78,11 @@ def included(path: Path, heading: str, intro: str) -> list[str]:
     return [heading, "", intro, "", path.read_text(encoding="utf-8").rstrip(), ""]
 
 
-def abcc_changes(run: Path) -> tuple[tuple[str, object], ...]:
+def setting_changes(run: Path) -> tuple[tuple[str, object], ...]:
     """The ABCC settings of a run folder that differ from ABCCConfig's defaults, as sorted
-    (field, value) pairs; the molecule source is left out (a vector file standing in for
-    RDKit gives the same embeddings, bench_abcc_scale.py checks that)."""
+    (field, value) pairs, then ("antithetic", True) for antithetic draws; the molecule source
+    is left out (a vector file standing in for RDKit gives the same embeddings,
+    bench_abcc_scale.py checks that)."""
     import dataclasses
 
     from operando.models.abcc import ABCCConfig
@@ -89,16 +90,17 @@ def abcc_changes(run: Path) -> tuple[tuple[str, object], ...]:
     path = run / "forecaster.json"
     if not path.exists():
         return ()
-    abcc = json.loads(path.read_text(encoding="utf-8"))["model"].get("abcc") or {}
-    default = dataclasses.asdict(ABCCConfig())
-    return tuple(sorted((k, v) for k, v in abcc.items()
-                        if k not in ("molecules", "molecule_file") and k in default and v != default[k]))
+    model = json.loads(path.read_text(encoding="utf-8"))["model"]
+    abcc, default = model.get("abcc") or {}, dataclasses.asdict(ABCCConfig())
+    changes = sorted((k, v) for k, v in abcc.items()
+                     if k not in ("molecules", "molecule_file") and k in default and v != default[k])
+    return tuple(changes + ([("antithetic", True)] if model.get("antithetic") else []))
 
 
 def scale_lines(folder: Path, results: Path) -> list[str]:
     """Models of ``benchmarks/bench_abcc_scale.py`` (folder ``folder``) beside the seed means of
-    ``results``, per split, labelled with the batch, steps, learning rate and changed ABCC
-    settings of their run folders."""
+    ``results``, per split, labelled with the batch, steps, learning rate, changed ABCC
+    settings and antithetic draws of their run folders."""
     lines = []
     for split in ("random", "system"):
         runs = sorted((folder / "runs").glob(f"*-{split}*/config.json"))
@@ -109,7 +111,7 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
             over, decimals = f"training seed {seed} only (each model at that seed)", 4
         if not scaled or not runs:
             continue
-        budgets = {(c["batch_size"], c["steps"], c["lr"], abcc_changes(r.parent)) for c, r in
+        budgets = {(c["batch_size"], c["steps"], c["lr"], setting_changes(r.parent)) for c, r in
                    ((json.loads(r.read_text(encoding="utf-8")), r) for r in runs)}
         if len(budgets) > 1:  # one label stands for every run of the folder
             raise SystemExit(f"{folder}: its {split}-split runs differ in (batch, steps, lr, ABCC settings): "

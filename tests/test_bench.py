@@ -229,6 +229,10 @@ def test_results_page_compares_a_scaled_run_with_the_registered_seeds(tmp_path):
         (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": abcc}}))
     text = "\n".join(regenerate.scale_lines(scale, results))
     assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0 |" in text
+    for folder in (run, other):  # antithetic draws (a FlowModelConfig switch) join it too
+        (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": abcc, "antithetic": True}}))
+    text = "\n".join(regenerate.scale_lines(scale, results))
+    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0, antithetic True |" in text
 
 
 def test_results_page_compares_a_one_seed_run_with_the_registered_models_at_that_seed(tmp_path):
@@ -281,8 +285,10 @@ def test_scale_script_exports_3d_vectors_that_reproduce_every_mixture(tmp_path, 
         assert np.array_equal(mixture_embedding(e.meta.electrolyte, from_file),
                               mixture_embedding(e.meta.electrolyte, from_rdkit))
     args = argparse.Namespace(molecule_file=vectors, steps=300, batch_size=512, lr=1e-3, warmup_steps=20,
-                              preset="small", no_system_folds=True, abcc=dict([scale.abcc_setting("lambda_moment=5")]))
+                              preset="small", no_system_folds=True, abcc=dict([scale.abcc_setting("lambda_moment=5")]),
+                              antithetic=True)
     model = scale.build(args, seed=1, run_dir=None)
+    assert model.config.antithetic and model.config.conformal_system_folds == 0
     assert (model.config.abcc.molecules, model.config.abcc.molecule_file) == ("file", str(vectors))
     assert model.config.abcc.lambda_moment == 5 and model.objective().lambda_moment == 5
     with pytest.raises(argparse.ArgumentTypeError, match="lambda_moment"):
