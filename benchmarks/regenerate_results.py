@@ -114,7 +114,7 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
         budgets = {(c["batch_size"], c["steps"], c["lr"], setting_changes(r.parent)) for c, r in
                    ((json.loads(r.read_text(encoding="utf-8")), r) for r in runs)}
         if len(budgets) > 1:  # one label stands for every run of the folder
-            raise SystemExit(f"{folder}: its {split}-split runs differ in (batch, steps, lr, ABCC settings): "
+            raise SystemExit(f"{folder}: its {split}-split runs differ in (batch, steps, lr, ABCC settings and antithetic draws): "
                              f"{sorted(budgets)}")
         (batch, steps, lr, changes), = budgets
         label = f"batch {batch} x {steps} steps, lr {lr:g}" + "".join(f", {k} {v}" for k, v in changes)

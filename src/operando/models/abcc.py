@@ -701,7 +701,8 @@ class PhysicsObjective:
     start from the prior noise, not from z_t).
     ``moment_from_step``: L_moment enters only at training steps after it (the trainer passes
     ``step``; a call without one, outside training, includes it), so one run can train a last
-    phase with it: measured best that way (docs/abcc.md section 6, "L_moment as a last phase").
+    phase with it: measured better that way than from the first step (docs/abcc.md section 6,
+    "L_moment on the random split").
 
     **L_point** (the noise-end mean against squared error; not in the paper). At t = 1 the path
     point z_1 = eps carries no information about x, so the instantaneous velocity there has the
