@@ -160,6 +160,22 @@ def test_train_steps_keep_the_fold_models_share_and_the_registered_training(tmp_
     assert dataclasses.replace(longer.training, steps=ABCC_CPU_STEPS) == registered.training
 
 
+def test_fold_models_start_the_last_phase_at_the_main_models_share_of_their_training():
+    """ABCC's unseen-system fold models train a third of the steps here; a last L_moment phase
+    from step 6000 of 9000 starts at step 2000 of their 3000, and no phase stays no phase."""
+    from operando.models import build_model
+
+    model = build_model("abcc", seed=0, abcc={"lambda_moment": 100.0, "moment_from_step": 6000})
+    model.set_training_steps(9000)
+    model.config.conformal_fold_steps = 3000
+    fold = model.fold_model_config(model.config)
+    assert (fold.abcc.moment_from_step, fold.abcc.lambda_moment) == (2000, 100.0)
+    assert fold.conformal_system_folds == 0 and fold.conformal_share == 0.0 and fold.training_systems is None
+    assert model.config.abcc.moment_from_step == 6000                 # the main model's own schedule is kept
+    plain = build_model("abcc", seed=0)
+    assert plain.fold_model_config(plain.config).abcc.moment_from_step == 0
+
+
 def test_point_bias_scores_separate_the_mean_error_from_the_rest():
     """benchmarks/bench_point_bias.py: offsets, and MSE with the per-wavenumber mean error removed."""
     bias = load_benchmark("bench_point_bias")

@@ -274,8 +274,7 @@ class FlowForecaster:
         in units of its own draw spread, on the hardest of the held-out systems.
         """
         config = self.config
-        fold_config = dataclasses.replace(fold_config, conformal_share=0.0, conformal=None, conformal_system_folds=0,
-                                          conformal_unseen=None, training_systems=None)
+        fold_config = self.fold_model_config(fold_config)
         training = dataclasses.replace(self.training, steps=self.fold_training_steps())
         true, draws, groups = [], [], []
         for k, systems in enumerate(system_folds(train_set, config.conformal_system_folds, self.seed)):
@@ -290,6 +289,18 @@ class FlowForecaster:
         scale = ConformalScale.fit(np.concatenate(true), np.concatenate(draws, axis=1), groups=np.array(groups))
         config.conformal_unseen = scale.to_dict()
         return scale
+
+    def fold_model_config(self, fold_config: FlowModelConfig) -> FlowModelConfig:
+        """The settings of an unseen-system fold model: ``fold_config`` without intervals of its
+        own, and with an ABCC last phase (``abcc.moment_from_step``) at the same share of its
+        shorter training as the main model's, so the fold models are drawn from models trained
+        the same way (a phase from step 6000 of 9000 starts at 2000 of a 3000-step fold)."""
+        abcc = fold_config.abcc
+        if abcc is not None and abcc.moment_from_step > 0:
+            phase_start = abcc.moment_from_step * self.fold_training_steps() // self.training.steps
+            abcc = dataclasses.replace(abcc, moment_from_step=phase_start)
+        return dataclasses.replace(fold_config, abcc=abcc, conformal_share=0.0, conformal=None,
+                                   conformal_system_folds=0, conformal_unseen=None, training_systems=None)
 
     def set_training_steps(self, steps: int) -> None:
         """Train ``steps`` steps; the unseen-system fold models keep their share of the main
