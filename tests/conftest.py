@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 # One thread per test process: the suite runs as `pytest -n 2` on 2 cores, and oversubscribed
@@ -71,5 +72,6 @@ def load_benchmark(name: str):
     """The module of the script ``benchmarks/<name>.py`` (not a package), to test its functions."""
     spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module

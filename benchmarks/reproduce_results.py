@@ -1,0 +1,176 @@
+"""Every run behind docs/results.md, from nothing, resumable; then the page itself.
+
+    python benchmarks/reproduce_results.py --jobs 2          # all of it (about 13 h of two cores)
+    python benchmarks/reproduce_results.py --list            # the steps, done or not, and their commands
+
+Each step is one command. A finished step leaves ``<out>/reproduce/<step>.done`` (its command
+and wall time), and each step's output goes to ``<out>/reproduce/<step>.log``; a rerun skips the
+finished steps and resumes an interrupted training from its checkpoint (flow models checkpoint
+every 500 steps), so the whole can be spread over several sittings. ``--only PREFIX ...`` runs
+just the steps whose names start with one of the prefixes (``--only bench-abcc``).
+
+With ``--jobs 2`` two steps run side by side at one torch thread each: on the two-core machine
+this gives more training throughput than one step on two threads (ABCC: 0.71 s per step in each
+of two processes against 0.57 s in one two-thread process). Steps that time themselves
+(``speed-training``) run alone.
+
+The seeds follow the page's tables: every model at training seed 0 on both splits, ABCC and
+the MLP (the models that are close on the random split) at seeds 0, 1, 2, MeanFlow at 0 and 1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from operando.atomic import write_text
+
+PY = sys.executable
+HERE = Path(__file__).resolve().parent
+SPLITS = ("random", "system")
+SEEDS = {"abcc": (0, 1, 2), "mlp": (0, 1, 2), "meanflow": (0, 1)}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command; it runs after the steps named in ``after`` have finished; ``alone``: with no
+    other step beside it (it measures time)."""
+    name: str
+    argv: tuple[str, ...]
+    after: tuple[str, ...] = ()
+    alone: bool = False
+
+
+def steps(out: Path, docs: Path) -> list[Step]:
+    """The steps in the order they are started (dependencies are in ``after``)."""
+    from operando.models import PIPELINE_MODELS
+
+    data, calibration, results = out / "opirspec7k-sim.h5", out / "calibration.h5", out / "results"
+    d = ("--data", str(data))
+    made = ("simulate", "simulate-calibration")
+    todo = [Step("simulate", (PY, "-m", "operando", "simulate", "-o", str(data))),
+            Step("simulate-calibration", (PY, "-m", "operando", "simulate", "--calibration", "-o", str(calibration)))]
+    bench = {split: [] for split in SPLITS}
+    # The slowest first (ABCC, then the other flow models), so that two jobs end together.
+    order = sorted(PIPELINE_MODELS, key=lambda m: ("abcc", "meanflow", "flow-matching").index(m)
+                   if m in ("abcc", "meanflow", "flow-matching") else 3)
+    for seed in (0, 1, 2):
+        for model in order:
+            if seed not in SEEDS.get(model, (0,)):
+                continue
+            for split in SPLITS:
+                name = f"bench-{model}-{split}-seed-{seed}"
+                bench[split].append(name)
+                todo.append(Step(name, (PY, "-m", "operando", "bench", *d, "--model", model, "--split", split,
+                                        "--seed", str(seed), "--out", str(results)), made))
+    for split in SPLITS:
+        todo.append(Step(f"point-bias-{split}", (PY, str(HERE / "bench_point_bias.py"), *d, "--results", str(results),
+                                                  "--split", split), tuple(bench[split])))
+    one = ("--threads", "1")
+    todo += [
+        Step("speed-sampling", (PY, str(HERE / "bench_sampling.py"), *d, "--results", str(results), "--split", "system",
+                                *one), ("bench-meanflow-system-seed-0", "bench-flow-matching-system-seed-0")),
+        Step("speed-draws-abcc-random", (PY, str(HERE / "bench_sampling.py"), *d, "--results", str(results),
+                                         "--split", "random", "--models", "abcc", "--draws", "1", "4", "16", "64", "256",
+                                         *one, "--out", str(results / "speed-draws-abcc-random")),
+             ("bench-abcc-random-seed-0",)),
+        Step("speed-draws-random", (PY, str(HERE / "bench_sampling.py"), *d, "--results", str(results),
+                                    "--split", "random", "--models", "meanflow", "--draws", "1", "4", "16", "64",
+                                    *one, "--out", str(results / "speed-draws-random")),
+             ("bench-meanflow-random-seed-0",)),
+    ]
+    for split in SPLITS:
+        todo.append(Step(f"routes-{split}", (PY, str(HERE / "bench_routes.py"), *d, "--split", split, "--steps", "3000",
+                                             "--vae-steps", "1000", "--image-size", "32", "--image-width", "256", *one,
+                                             "--out", str(out / f"routes-{split}")), made))
+    ablation = (PY, str(HERE / "ablation.py"), *d, "--calibration", str(calibration), "--steps", "1000", *one)
+    parts = {"ablation-seed-0": ("--seeds", "0"), "ablation-seed-1": ("--seeds", "1"),
+             "ablation-seed-2a": ("--seeds", "2", "--variants", "1", "2", "3"),
+             "ablation-seed-2b": ("--seeds", "2", "--variants", "4", "5", "6")}
+    todo += [Step(name, (*ablation, *args, "--out", str(out / name)), made) for name, args in parts.items()]
+    todo.append(Step("ablation-merge", (PY, str(HERE / "ablation.py"), "--merge", *(str(out / n) for n in parts),
+                                        "--out", str(out / "ablation")), tuple(parts)))
+    todo.append(Step("speed-training", (PY, str(HERE / "bench_training.py"), *d, "--model", "meanflow", "abcc",
+                                        "--results", str(results), "--out", str(results / "speed")),
+                     ("bench-abcc-random-seed-0",), alone=True))
+    todo.append(Step("results-page", (PY, str(HERE / "regenerate_results.py"), "--results", str(results),
+                                      "--ablation", str(out / "ablation"), "--routes", str(out / "routes-random"),
+                                      str(out / "routes-system"), "--scale", "--out", str(docs)),
+                     tuple(s.name for s in todo)))
+    return todo
+
+
+def tables_step(results: Path) -> None:
+    """Rewrite each split's tables from every saved summary: jobs side by side each wrote them
+    from what was there when they finished."""
+    from operando.bench.runner import write_tables
+
+    for split in SPLITS:
+        if (results / split).is_dir():
+            write_tables(results, split)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="where the data and every run go")
+    p.add_argument("--docs", type=Path, default=Path("docs/results.md"), help="the page written last")
+    p.add_argument("--jobs", type=int, default=2, help="steps run side by side (one torch thread each when > 1)")
+    p.add_argument("--only", nargs="+", default=None, help="run only the steps whose names start with one of these")
+    p.add_argument("--list", action="store_true", help="print the steps and whether each is done")
+    args = p.parse_args(argv)
+    marks = args.out / "reproduce"
+    todo = steps(args.out, args.docs)
+    done = {s.name for s in todo if (marks / f"{s.name}.done").exists()}
+    if args.list:
+        for s in todo:
+            print(f"{'done' if s.name in done else '    '}  {s.name:28s} {' '.join(s.argv[1:])}")
+        return 0
+    wanted = [s for s in todo if s.name not in done and (args.only is None or s.name.startswith(tuple(args.only)))]
+    marks.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if args.jobs > 1 else {})}
+    running: dict[str, tuple[subprocess.Popen, float, Step]] = {}
+    failed = []
+    while wanted or running:
+        for name, (proc, started, step) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[name]
+            if proc.returncode:
+                failed.append(name)
+                print(f"FAILED {name} (exit {proc.returncode}); see {marks / (name + '.log')}", flush=True)
+                continue
+            if name.startswith("bench-"):
+                tables_step(args.out / "results")
+            write_text(marks / f"{name}.done", f"{' '.join(step.argv)}\n{time.time() - started:.0f} s\n")
+            done.add(name)
+            print(f"done   {name} in {time.time() - started:.0f} s", flush=True)
+        ready = [s for s in wanted if set(s.after) <= done]
+        blocked = [s for s in wanted if set(s.after) & set(failed)]
+        wanted = [s for s in wanted if s not in blocked]
+        if any(step.alone for _, _, step in running.values()):
+            ready = []
+        for s in ready:
+            if len(running) >= args.jobs or (s.alone and running):
+                break
+            log = (marks / f"{s.name}.log").open("a")
+            running[s.name] = (subprocess.Popen(s.argv, stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), s)
+            wanted.remove(s)
+            print(f"start  {s.name}", flush=True)
+            if s.alone:
+                break
+        if not ready and not running and wanted:
+            missing = sorted({a for s in wanted for a in s.after} - done)
+            print(f"cannot start {[s.name for s in wanted]}: waiting on {missing} (not selected or failed)")
+            break
+        time.sleep(2)
+    if failed:
+        print(f"failed: {failed}")
+    return 1 if failed or wanted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
