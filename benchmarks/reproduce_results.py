@@ -1,6 +1,6 @@
 """Every run behind docs/results.md, from nothing, resumable; then the page itself.
 
-    python benchmarks/reproduce_results.py --jobs 2          # all of it (about 13 h of two cores)
+    python benchmarks/reproduce_results.py --jobs 2          # all of it (roughly 13 h of two cores, estimated)
     python benchmarks/reproduce_results.py --list            # the steps, done or not, and their commands
 
 Each step is one command. A finished step leaves ``<out>/reproduce/<step>.done`` (its command
