@@ -117,7 +117,7 @@ def tables_step(results: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("outputs"), help="where the data and every run go")
-    p.add_argument("--docs", type=Path, default=Path("docs/results.md"), help="the page written last")
+    p.add_argument("--docs", type=Path, default=HERE.parent / "docs" / "results.md", help="the page written last")
     p.add_argument("--jobs", type=int, default=2, help="steps run side by side (one torch thread each when > 1)")
     p.add_argument("--only", nargs="+", default=None, help="run only the steps whose names start with one of these")
     p.add_argument("--list", action="store_true", help="print the steps and whether each is done")
