@@ -104,7 +104,7 @@ def steps(out: Path, docs: Path) -> list[Step]:
     return todo
 
 
-def tables_step(results: Path) -> None:
+def rewrite_tables(results: Path) -> None:
     """Rewrite each split's tables from every saved summary: jobs side by side each wrote them
     from what was there when they finished."""
     from operando.bench.runner import write_tables
@@ -139,15 +139,16 @@ def main(argv=None) -> int:
             if proc.poll() is None:
                 continue
             del running[name]
+            seconds = time.time() - started
             if proc.returncode:
                 failed.append(name)
                 print(f"FAILED {name} (exit {proc.returncode}); see {marks / (name + '.log')}", flush=True)
                 continue
             if name.startswith("bench-"):
-                tables_step(args.out / "results")
-            write_text(marks / f"{name}.done", f"{' '.join(step.argv)}\n{time.time() - started:.0f} s\n")
+                rewrite_tables(args.out / "results")
+            write_text(marks / f"{name}.done", f"{' '.join(step.argv)}\n{seconds:.0f} s\n")
             done.add(name)
-            print(f"done   {name} in {time.time() - started:.0f} s", flush=True)
+            print(f"done   {name} in {seconds:.0f} s", flush=True)
         ready = [s for s in wanted if set(s.after) <= done]
         blocked = [s for s in wanted if set(s.after) & set(failed)]
         wanted = [s for s in wanted if s not in blocked]
@@ -156,8 +157,9 @@ def main(argv=None) -> int:
         for s in ready:
             if len(running) >= args.jobs or (s.alone and running):
                 break
-            log = (marks / f"{s.name}.log").open("a")
-            running[s.name] = (subprocess.Popen(s.argv, stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), s)
+            with (marks / f"{s.name}.log").open("a") as log:  # the child keeps its own copy of the handle
+                proc = subprocess.Popen(s.argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+            running[s.name] = (proc, time.time(), s)
             wanted.remove(s)
             print(f"start  {s.name}", flush=True)
             if s.alone:
