@@ -147,17 +147,33 @@ def test_quick_runs_shorten_training_the_ode_and_the_fold_draws(tmp_path):
     assert abcc_quick.training.steps == QUICK_TRAIN_STEPS < abcc_full.training.steps
 
 
-def test_train_steps_keep_the_fold_models_share_and_the_registered_training(tmp_path):
-    """`operando bench --train-steps N`: ABCC's fold models train half of N (the registered
-    share), and the other registered training settings stay."""
+def test_train_steps_keep_the_fold_models_and_the_last_phases_share_and_the_registered_training(tmp_path):
+    """`operando bench --train-steps N`: ABCC's fold models train half of N and its L_moment
+    phase starts at the same share of N (the registered shares); the other registered training
+    and ABCC settings stay."""
     from operando.bench.suite import bench_model
-    from operando.models import ABCC_CPU_STEPS, ABCC_FOLD_STEPS
+    from operando.models import ABCC_CPU_STEPS, ABCC_FOLD_STEPS, ABCC_LAST_PHASE
 
     registered = bench_model("abcc", seed=0, split="system", out=tmp_path)
-    longer = bench_model("abcc", seed=0, split="system", out=tmp_path, train_steps=9000)
+    longer = bench_model("abcc", seed=0, split="system", out=tmp_path, train_steps=12000)
     assert registered.fold_training_steps() == ABCC_FOLD_STEPS and registered.training.steps == ABCC_CPU_STEPS
-    assert (longer.training.steps, longer.fold_training_steps()) == (9000, 9000 * ABCC_FOLD_STEPS // ABCC_CPU_STEPS)
+    assert registered.config.abcc.moment_from_step == ABCC_LAST_PHASE["moment_from_step"] < ABCC_CPU_STEPS
+    assert (longer.training.steps, longer.fold_training_steps()) == (12000, 12000 * ABCC_FOLD_STEPS // ABCC_CPU_STEPS)
+    assert longer.config.abcc.moment_from_step == 12000 * ABCC_LAST_PHASE["moment_from_step"] // ABCC_CPU_STEPS
     assert dataclasses.replace(longer.training, steps=ABCC_CPU_STEPS) == registered.training
+    assert dataclasses.replace(longer.config.abcc, moment_from_step=ABCC_LAST_PHASE["moment_from_step"]) == registered.config.abcc
+
+
+def test_registered_abcc_ends_with_the_l_moment_phase_and_draws_antithetic_pairs():
+    """The registered recipe (docs/abcc.md section 6): L_moment over all 64 rows of a batch at
+    weight 100 in the last third of training, antithetic draws; an override wins over it."""
+    from operando.models import ABCC_CPU_STEPS, build_model
+
+    model = build_model("abcc", seed=0)
+    abcc = model.config.abcc
+    assert (abcc.lambda_moment, abcc.moment_rows, abcc.moment_from_step) == (100.0, 64, 2 * ABCC_CPU_STEPS // 3)
+    assert model.config.antithetic and model.objective().moment_from_step == abcc.moment_from_step
+    assert build_model("abcc", seed=0, abcc={"lambda_moment": 0.0}).config.abcc.lambda_moment == 0.0
 
 
 def test_fold_models_start_the_last_phase_at_the_main_models_share_of_their_training():
@@ -172,7 +188,7 @@ def test_fold_models_start_the_last_phase_at_the_main_models_share_of_their_trai
     assert (fold.abcc.moment_from_step, fold.abcc.lambda_moment) == (2000, 100.0)
     assert fold.conformal_system_folds == 0 and fold.conformal_share == 0.0 and fold.training_systems is None
     assert model.config.abcc.moment_from_step == 6000                 # the main model's own schedule is kept
-    plain = build_model("abcc", seed=0)
+    plain = build_model("abcc", seed=0, abcc={"moment_from_step": 0})
     assert plain.fold_model_config(plain.config).abcc.moment_from_step == 0
 
 
@@ -244,11 +260,13 @@ def test_results_page_compares_a_scaled_run_with_the_registered_seeds(tmp_path):
         abcc = {"lambda_moment": 300.0, "molecules": "file", "molecule_file": "m.npz", "lambda_mass": 10.0}
         (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": abcc}}))
     text = "\n".join(regenerate.scale_lines(scale, results))
-    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0 |" in text
-    for folder in (run, other):  # antithetic draws (a FlowModelConfig switch) join it too
-        (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": abcc, "antithetic": True}}))
+    # Independent draws differ from the registered antithetic ones (a FlowModelConfig switch): labelled too.
+    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0, antithetic False |" in text
+    for folder in (run, other):  # a registered setting is not a change
+        (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": {**abcc, "moment_rows": 64},
+                                                                      "antithetic": True}}))
     text = "\n".join(regenerate.scale_lines(scale, results))
-    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0, antithetic True |" in text
+    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0 |" in text
 
 
 def test_results_page_compares_a_one_seed_run_with_the_registered_models_at_that_seed(tmp_path):

@@ -304,9 +304,14 @@ class FlowForecaster:
 
     def set_training_steps(self, steps: int) -> None:
         """Train ``steps`` steps; the unseen-system fold models keep their share of the main
-        model's steps (ABCC's registered half), so a longer run does not get weaker folds."""
+        model's steps (ABCC's registered half), so a longer run does not get weaker folds, and an
+        ABCC last phase (``abcc.moment_from_step``) keeps its share too (a shorter run still
+        ends with it)."""
         if self.config.conformal_fold_steps is not None:
             self.config.conformal_fold_steps = max(1, steps * self.config.conformal_fold_steps // self.training.steps)
+        abcc = self.config.abcc
+        if abcc is not None and abcc.moment_from_step > 0:
+            self.config.abcc = dataclasses.replace(abcc, moment_from_step=steps * abcc.moment_from_step // self.training.steps)
         self.training.steps = steps
 
     def fold_training_steps(self) -> int:
