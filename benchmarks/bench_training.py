@@ -5,7 +5,8 @@ encoder and network, its batch size), trains ``--steps`` steps at each thread co
 scratch folder, and records the median seconds per step over blocks of ``--block`` steps (the
 first block, with allocator and thread-pool warm-up, is left out) and what that makes of the
 model's full training budget (with ABCC's unseen-system fold models, which train on fewer
-spectra with the same batch). Run it on an otherwise idle machine: other processes on the
+spectra with the same batch; ABCC's last phase, whose L_moment adds network passes, is timed on
+its own). Run it on an otherwise idle machine: other processes on the
 cores lengthen every step.
 
 Writes ``<out>/training.json`` and ``<out>/training.md`` (read by regenerate_results.py)::
@@ -47,6 +48,14 @@ def seconds_per_step(model, train_set, threads: int, steps: int, block: int) -> 
     return float(np.median(blocks))
 
 
+def last_phase_start(model) -> int:
+    """The step from which ``model`` trains with ABCC's L_moment (its step count: no such phase)."""
+    abcc = getattr(model.config, "abcc", None)
+    if abcc is None or abcc.lambda_moment <= 0:
+        return model.training.steps
+    return min(abcc.moment_from_step, model.training.steps)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True)
@@ -66,20 +75,30 @@ def main() -> None:
     for name in args.model:
         for threads in args.threads:
             model = build_model(name, seed=0)
-            steps = model.training.steps
+            steps, phase_from = model.training.steps, last_phase_start(model)
             fold_steps = model.config.conformal_system_folds * model.fold_training_steps()
             per_step = seconds_per_step(model, train_set, threads, args.steps, args.block)
+            phase_step = per_step
+            if phase_from < steps:  # time the last phase's steps too: L_moment adds network passes
+                model = build_model(name, seed=0, abcc={"moment_from_step": 0})
+                phase_step = seconds_per_step(model, train_set, threads, args.steps, args.block)
+            # The fold models keep the main model's shares (FlowForecaster.fold_model_config).
+            phase_steps = (steps - phase_from) * (steps + fold_steps) // steps
+            budget = (steps + fold_steps - phase_steps) * per_step + phase_steps * phase_step
             rows.append({"model": model.name, "split": args.split, "threads": threads,
                          "batch_size": model.training.batch_size, "seconds_per_step": round(per_step, 4),
-                         "budget_steps": steps + fold_steps, "fold_steps": fold_steps,
-                         "budget_minutes": round((steps + fold_steps) * per_step / 60, 1)})
+                         "seconds_per_phase_step": round(phase_step, 4), "budget_steps": steps + fold_steps,
+                         "fold_steps": fold_steps, "phase_steps": phase_steps,
+                         "budget_minutes": round(budget / 60, 1)})
             print(rows[-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text(args.out / "training.json", json.dumps(rows, indent=2))
-    lines = ["| model | split | threads | batch | s / step | training budget [steps] | of which unseen-system folds "
-             "| budget time [min] |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | split | threads | batch | s / step | s / step of the last phase | training budget [steps] "
+             "| of which unseen-system folds | of which in the last phase | budget time [min] |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['split']} | {r['threads']} | {r['batch_size']} | {r['seconds_per_step']:.3f} | "
-              f"{r['budget_steps']} | {r['fold_steps']} | {r['budget_minutes']:.1f} |" for r in rows]
+              f"{r['seconds_per_phase_step']:.3f} | {r['budget_steps']} | {r['fold_steps']} | {r['phase_steps']} | "
+              f"{r['budget_minutes']:.1f} |" for r in rows]
     write_text(args.out / "training.md", "\n".join(lines) + "\n")
     print(f"wrote {args.out / 'training.md'}")
 

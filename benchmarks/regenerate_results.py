@@ -233,7 +233,7 @@ def main() -> None:
                   "|---|---|---|---|---|---|", *intervals, ""]
     lines += included(args.results / "speed" / "training.md", "## Training throughput on CPU",
                       "From `python benchmarks/bench_training.py` (the model's real training problem, on an otherwise "
-                      "idle machine; budget time = training steps x median seconds per step):")
+                      "idle machine; budget time = training steps x median seconds per step, the last phase's at its own):")
     lines += included(args.results / "speed" / "sampling.md", "## One-step MeanFlow against multi-step flow matching",
                       "From `python benchmarks/bench_sampling.py` (same process, same threads for both models):")
     for folder in sorted(args.results.glob("speed-draws-*")):

@@ -341,3 +341,15 @@ def test_input_error_survives_a_worker_process():
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is InputError and str(back) == str(error) == "mol3d.npz: line 3: field 'smiles': no vector for SMILES 'C'"
     assert (back.path, back.problem, back.line, back.field) == ("mol3d.npz", "no vector for SMILES 'C'", 3, "smiles")
+
+
+def test_training_benchmark_times_abccs_last_phase_apart():
+    """benchmarks/bench_training.py: the registered ABCC's L_moment phase starts two thirds in;
+    MeanFlow, and ABCC with L_moment off, have none (their whole budget at one rate)."""
+    speed = load_benchmark("bench_training")
+    abcc = build_model("abcc", seed=0)
+    assert speed.last_phase_start(abcc) == abcc.config.abcc.moment_from_step == 2 * abcc.training.steps // 3
+    meanflow = build_model("meanflow", seed=0)
+    assert speed.last_phase_start(meanflow) == meanflow.training.steps
+    off = build_model("abcc", seed=0, abcc={"lambda_moment": 0.0})
+    assert speed.last_phase_start(off) == off.training.steps
