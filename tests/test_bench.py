@@ -37,6 +37,20 @@ def test_system_split_holds_out_whole_conditions(toy_dataset):
     assert not conditions(split.test) & conditions(split.train)
 
 
+def test_abcc_fold_models_train_only_where_a_test_system_is_unseen(toy_dataset, tmp_path):
+    """The random split tests every system it trains on, so ABCC's unseen-system folds (whose
+    factors only a cell of an unseen system uses) are left out there; the system split keeps them."""
+    from operando.bench.suite import bench_model, unseen_test_systems
+    from operando.models import ABCC_SYSTEM_FOLDS
+
+    assert unseen_test_systems(toy_dataset, make_split(toy_dataset, "random", seed=0)) == []
+    held_out = make_split(toy_dataset, "system", held_out_systems=(LTO_SYSTEM,))
+    assert unseen_test_systems(toy_dataset, held_out) == [LTO_SYSTEM]
+    kept, left_out = (bench_model("abcc", 0, "random", tmp_path, unseen_systems=u) for u in (True, False))
+    assert (kept.config.conformal_system_folds, left_out.config.conformal_system_folds) == (ABCC_SYSTEM_FOLDS, 0)
+    assert left_out.config.conformal_share == kept.config.conformal_share > 0  # its own intervals stay
+
+
 def test_unknown_held_out_system_is_a_clear_error(toy_dataset):
     with pytest.raises(InputError, match="held-out systems"):
         make_split(toy_dataset, "system")  # the paper's systems are not in the toy set
