@@ -367,3 +367,18 @@ def test_training_benchmark_times_abccs_last_phase_apart():
     assert speed.last_phase_start(meanflow) == meanflow.training.steps
     off = build_model("abcc", seed=0, abcc={"lambda_moment": 0.0})
     assert speed.last_phase_start(off) == off.training.steps
+
+
+def test_training_budget_counts_fold_models_only_where_the_bench_trains_them():
+    """bench_training's budget: ABCC 9000 steps (3000 in the last phase) on the random split; on
+    the system split plus 2 x 4500 fold steps, a third of them in the phase too; MeanFlow at one rate."""
+    speed = load_benchmark("bench_training")
+    abcc = build_model("abcc", seed=0)
+    random_split = speed.training_budget(abcc, unseen_systems=False, per_step=1.0, phase_step=2.0)
+    system_split = speed.training_budget(abcc, unseen_systems=True, per_step=1.0, phase_step=2.0)
+    assert random_split == {"budget_steps": 9000, "fold_steps": 0, "phase_steps": 3000,
+                            "budget_minutes": round((6000 + 2 * 3000) / 60, 1)}
+    assert system_split == {"budget_steps": 18000, "fold_steps": 9000, "phase_steps": 6000,
+                            "budget_minutes": round((12000 + 2 * 6000) / 60, 1)}
+    meanflow = speed.training_budget(build_model("meanflow", seed=0), True, per_step=0.5, phase_step=9.0)
+    assert meanflow == {"budget_steps": 6000, "fold_steps": 0, "phase_steps": 0, "budget_minutes": 50.0}
