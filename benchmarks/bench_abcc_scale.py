@@ -1,7 +1,7 @@
 """ABCC at another scale: batch, steps, learning rate (and backbone preset), several seeds at once.
 
-The registered ABCC (`operando bench --model abcc`) is sized for two CPU cores: batch 64, 6000
-steps. This script trains and scores the same model (every ABCC piece on, the same
+The registered ABCC (`operando bench --model abcc`) is sized for two CPU cores: batch 64, 9000
+steps, the last 3000 with L_moment. This script trains and scores the same model (every ABCC piece on, the same
 split-conformal intervals) at the scale a GPU allows, one process per training seed, and writes
 the usual result and run folders under `--out` (`<out>/<split>/abcc-<preset>-1-step/...`,
 `<out>/runs/abcc-<preset>-<split>[-seed-N]/` with their configs), which
@@ -94,7 +94,8 @@ def build(args, seed: int, run_dir: Path | None):
     model.config.preset = args.preset
     if args.no_system_folds:
         model.config.conformal_system_folds = 0
-    model.config.antithetic = args.antithetic
+    if args.antithetic is not None:
+        model.config.antithetic = args.antithetic
     return model
 
 
@@ -160,8 +161,9 @@ def main(argv=None) -> int:
     p.add_argument("--warmup-steps", type=int, default=200)
     p.add_argument("--no-system-folds", action="store_true",
                    help="skip the unseen-system interval folds (random split: no test system is unseen)")
-    p.add_argument("--antithetic", action="store_true",
-                   help="draw the forecast's and the intervals' draws in antithetic pairs (eps, -eps)")
+    p.add_argument("--antithetic", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw the forecast's and the intervals' draws in antithetic pairs (eps, -eps) or "
+                        "independently (default: as registered, antithetic)")
     p.add_argument("--molecule-file", type=Path, help="3D vectors from --export-molecules (no RDKit needed)")
     p.add_argument("--export-molecules", type=Path, help="write the dataset's 3D molecule vectors and exit")
     p.add_argument("--threads", type=int, default=2, help="CPU threads per seed process")

@@ -79,29 +79,34 @@ def included(path: Path, heading: str, intro: str) -> list[str]:
 
 
 def setting_changes(run: Path) -> tuple[tuple[str, object], ...]:
-    """The ABCC settings of a run folder that differ from ABCCConfig's defaults, as sorted
-    (field, value) pairs, then ("antithetic", True) for antithetic draws; the molecule source
-    is left out (a vector file standing in for RDKit gives the same embeddings,
-    bench_abcc_scale.py checks that)."""
+    """The ABCC settings of a run folder that differ from the registered ABCC's
+    (``operando bench --model abcc``), as sorted (field, value) pairs, then ("antithetic", value)
+    when its draws differ from the registered ones in that; the molecule source is left out (a
+    vector file standing in for RDKit gives the same embeddings, bench_abcc_scale.py checks that).
+    """
     import dataclasses
 
-    from operando.models.abcc import ABCCConfig
+    from operando.models import build_model
 
     path = run / "forecaster.json"
     if not path.exists():
         return ()
     model = json.loads(path.read_text(encoding="utf-8"))["model"]
-    abcc, default = model.get("abcc") or {}, dataclasses.asdict(ABCCConfig())
+    registered = build_model("abcc").config
+    abcc, default = model.get("abcc") or {}, dataclasses.asdict(registered.abcc)
     changes = sorted((k, v) for k, v in abcc.items()
                      if k not in ("molecules", "molecule_file") and k in default and v != default[k])
-    return tuple(changes + ([("antithetic", True)] if model.get("antithetic") else []))
+    antithetic = bool(model.get("antithetic", False))
+    return tuple(changes + ([("antithetic", antithetic)] if antithetic != registered.antithetic else []))
 
 
 def scale_lines(folder: Path, results: Path) -> list[str]:
     """Models of ``benchmarks/bench_abcc_scale.py`` (folder ``folder``) beside the seed means of
     ``results``, per split, labelled with the batch, steps, learning rate, changed ABCC
     settings and antithetic draws of their run folders."""
-    lines = []
+    from operando.models import build_model
+
+    registered, lines = build_model("abcc").training, []
     for split in ("random", "system"):
         runs = sorted((folder / "runs").glob(f"*-{split}*/config.json"))
         scaled, compared = seed_summaries(folder, split), seed_summaries(results, split)
@@ -121,7 +126,8 @@ def scale_lines(folder: Path, results: Path) -> list[str]:
         rows = [{**s, "model": f"{s['model']}, {label}"} for s in scaled] + compared
         lines += [f"## {split.capitalize()} split at another training scale or setting: {folder}", "",
                   f"The ABCC runs of folder {folder} (docs/abcc.md gives the command and the machine), beside "
-                  f"the registered models of the seeds table above (ABCC: batch 64 x 6000 steps); {over}:", "",
+                  f"the registered models of the seeds table above (ABCC: batch {registered.batch_size} x "
+                  f"{registered.steps} steps); {over}:", "",
                   markdown_table(format_table(rows, decimals)).rstrip(), "", *ranking(rows), ""]
     return lines
 
@@ -227,7 +233,7 @@ def main() -> None:
                   "|---|---|---|---|---|---|", *intervals, ""]
     lines += included(args.results / "speed" / "training.md", "## Training throughput on CPU",
                       "From `python benchmarks/bench_training.py` (the model's real training problem, on an otherwise "
-                      "idle machine; budget time = training steps x median seconds per step):")
+                      "idle machine; budget time = training steps x median seconds per step, the last phase's at its own):")
     lines += included(args.results / "speed" / "sampling.md", "## One-step MeanFlow against multi-step flow matching",
                       "From `python benchmarks/bench_sampling.py` (same process, same threads for both models):")
     for folder in sorted(args.results.glob("speed-draws-*")):

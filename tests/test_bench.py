@@ -37,6 +37,20 @@ def test_system_split_holds_out_whole_conditions(toy_dataset):
     assert not conditions(split.test) & conditions(split.train)
 
 
+def test_abcc_fold_models_train_only_where_a_test_system_is_unseen(toy_dataset, tmp_path):
+    """The random split tests every system it trains on, so ABCC's unseen-system folds (whose
+    factors only a cell of an unseen system uses) are left out there; the system split keeps them."""
+    from operando.bench.suite import bench_model, unseen_test_systems
+    from operando.models import ABCC_SYSTEM_FOLDS
+
+    assert unseen_test_systems(toy_dataset, make_split(toy_dataset, "random", seed=0)) == []
+    held_out = make_split(toy_dataset, "system", held_out_systems=(LTO_SYSTEM,))
+    assert unseen_test_systems(toy_dataset, held_out) == [LTO_SYSTEM]
+    kept, left_out = (bench_model("abcc", 0, "random", tmp_path, unseen_systems=u) for u in (True, False))
+    assert (kept.config.conformal_system_folds, left_out.config.conformal_system_folds) == (ABCC_SYSTEM_FOLDS, 0)
+    assert left_out.config.conformal_share == kept.config.conformal_share > 0  # its own intervals stay
+
+
 def test_unknown_held_out_system_is_a_clear_error(toy_dataset):
     with pytest.raises(InputError, match="held-out systems"):
         make_split(toy_dataset, "system")  # the paper's systems are not in the toy set
@@ -147,17 +161,33 @@ def test_quick_runs_shorten_training_the_ode_and_the_fold_draws(tmp_path):
     assert abcc_quick.training.steps == QUICK_TRAIN_STEPS < abcc_full.training.steps
 
 
-def test_train_steps_keep_the_fold_models_share_and_the_registered_training(tmp_path):
-    """`operando bench --train-steps N`: ABCC's fold models train half of N (the registered
-    share), and the other registered training settings stay."""
+def test_train_steps_keep_the_fold_models_and_the_last_phases_share_and_the_registered_training(tmp_path):
+    """`operando bench --train-steps N`: ABCC's fold models train half of N and its L_moment
+    phase starts at the same share of N (the registered shares); the other registered training
+    and ABCC settings stay."""
     from operando.bench.suite import bench_model
-    from operando.models import ABCC_CPU_STEPS, ABCC_FOLD_STEPS
+    from operando.models import ABCC_CPU_STEPS, ABCC_FOLD_STEPS, ABCC_LAST_PHASE
 
     registered = bench_model("abcc", seed=0, split="system", out=tmp_path)
-    longer = bench_model("abcc", seed=0, split="system", out=tmp_path, train_steps=9000)
+    longer = bench_model("abcc", seed=0, split="system", out=tmp_path, train_steps=12000)
     assert registered.fold_training_steps() == ABCC_FOLD_STEPS and registered.training.steps == ABCC_CPU_STEPS
-    assert (longer.training.steps, longer.fold_training_steps()) == (9000, 9000 * ABCC_FOLD_STEPS // ABCC_CPU_STEPS)
+    assert registered.config.abcc.moment_from_step == ABCC_LAST_PHASE["moment_from_step"] < ABCC_CPU_STEPS
+    assert (longer.training.steps, longer.fold_training_steps()) == (12000, 12000 * ABCC_FOLD_STEPS // ABCC_CPU_STEPS)
+    assert longer.config.abcc.moment_from_step == 12000 * ABCC_LAST_PHASE["moment_from_step"] // ABCC_CPU_STEPS
     assert dataclasses.replace(longer.training, steps=ABCC_CPU_STEPS) == registered.training
+    assert dataclasses.replace(longer.config.abcc, moment_from_step=ABCC_LAST_PHASE["moment_from_step"]) == registered.config.abcc
+
+
+def test_registered_abcc_ends_with_the_l_moment_phase_and_draws_antithetic_pairs():
+    """The registered recipe (docs/abcc.md section 6): L_moment over all 64 rows of a batch at
+    weight 100 in the last third of training, antithetic draws; an override wins over it."""
+    from operando.models import ABCC_CPU_STEPS, build_model
+
+    model = build_model("abcc", seed=0)
+    abcc = model.config.abcc
+    assert (abcc.lambda_moment, abcc.moment_rows, abcc.moment_from_step) == (100.0, 64, 2 * ABCC_CPU_STEPS // 3)
+    assert model.config.antithetic and model.objective().moment_from_step == abcc.moment_from_step
+    assert build_model("abcc", seed=0, abcc={"lambda_moment": 0.0}).config.abcc.lambda_moment == 0.0
 
 
 def test_fold_models_start_the_last_phase_at_the_main_models_share_of_their_training():
@@ -172,7 +202,7 @@ def test_fold_models_start_the_last_phase_at_the_main_models_share_of_their_trai
     assert (fold.abcc.moment_from_step, fold.abcc.lambda_moment) == (2000, 100.0)
     assert fold.conformal_system_folds == 0 and fold.conformal_share == 0.0 and fold.training_systems is None
     assert model.config.abcc.moment_from_step == 6000                 # the main model's own schedule is kept
-    plain = build_model("abcc", seed=0)
+    plain = build_model("abcc", seed=0, abcc={"moment_from_step": 0})
     assert plain.fold_model_config(plain.config).abcc.moment_from_step == 0
 
 
@@ -244,11 +274,13 @@ def test_results_page_compares_a_scaled_run_with_the_registered_seeds(tmp_path):
         abcc = {"lambda_moment": 300.0, "molecules": "file", "molecule_file": "m.npz", "lambda_mass": 10.0}
         (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": abcc}}))
     text = "\n".join(regenerate.scale_lines(scale, results))
-    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0 |" in text
-    for folder in (run, other):  # antithetic draws (a FlowModelConfig switch) join it too
-        (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": abcc, "antithetic": True}}))
+    # Independent draws differ from the registered antithetic ones (a FlowModelConfig switch): labelled too.
+    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0, antithetic False |" in text
+    for folder in (run, other):  # a registered setting is not a change
+        (folder / "forecaster.json").write_text(json.dumps({"model": {"abcc": {**abcc, "moment_rows": 64},
+                                                                      "antithetic": True}}))
     text = "\n".join(regenerate.scale_lines(scale, results))
-    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0, antithetic True |" in text
+    assert "| ABCC (small, 1-step), batch 512 x 3000 steps, lr 0.001, lambda_moment 300.0 |" in text
 
 
 def test_results_page_compares_a_one_seed_run_with_the_registered_models_at_that_seed(tmp_path):
@@ -323,3 +355,30 @@ def test_input_error_survives_a_worker_process():
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is InputError and str(back) == str(error) == "mol3d.npz: line 3: field 'smiles': no vector for SMILES 'C'"
     assert (back.path, back.problem, back.line, back.field) == ("mol3d.npz", "no vector for SMILES 'C'", 3, "smiles")
+
+
+def test_training_benchmark_times_abccs_last_phase_apart():
+    """benchmarks/bench_training.py: the registered ABCC's L_moment phase starts two thirds in;
+    MeanFlow, and ABCC with L_moment off, have none (their whole budget at one rate)."""
+    speed = load_benchmark("bench_training")
+    abcc = build_model("abcc", seed=0)
+    assert speed.last_phase_start(abcc) == abcc.config.abcc.moment_from_step == 2 * abcc.training.steps // 3
+    meanflow = build_model("meanflow", seed=0)
+    assert speed.last_phase_start(meanflow) == meanflow.training.steps
+    off = build_model("abcc", seed=0, abcc={"lambda_moment": 0.0})
+    assert speed.last_phase_start(off) == off.training.steps
+
+
+def test_training_budget_counts_fold_models_only_where_the_bench_trains_them():
+    """bench_training's budget: ABCC 9000 steps (3000 in the last phase) on the random split; on
+    the system split plus 2 x 4500 fold steps, a third of them in the phase too; MeanFlow at one rate."""
+    speed = load_benchmark("bench_training")
+    abcc = build_model("abcc", seed=0)
+    random_split = speed.training_budget(abcc, unseen_systems=False, per_step=1.0, phase_step=2.0)
+    system_split = speed.training_budget(abcc, unseen_systems=True, per_step=1.0, phase_step=2.0)
+    assert random_split == {"budget_steps": 9000, "fold_steps": 0, "phase_steps": 3000,
+                            "budget_minutes": round((6000 + 2 * 3000) / 60, 1)}
+    assert system_split == {"budget_steps": 18000, "fold_steps": 9000, "phase_steps": 6000,
+                            "budget_minutes": round((12000 + 2 * 6000) / 60, 1)}
+    meanflow = speed.training_budget(build_model("meanflow", seed=0), True, per_step=0.5, phase_step=9.0)
+    assert meanflow == {"budget_steps": 6000, "fold_steps": 0, "phase_steps": 0, "budget_minutes": 50.0}

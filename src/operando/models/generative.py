@@ -295,18 +295,18 @@ class FlowForecaster:
         own, and with an ABCC last phase (``abcc.moment_from_step``) at the same share of its
         shorter training as the main model's, so the fold models are drawn from models trained
         the same way (a phase from step 6000 of 9000 starts at 2000 of a 3000-step fold)."""
-        abcc = fold_config.abcc
-        if abcc is not None and abcc.moment_from_step > 0:
-            phase_start = abcc.moment_from_step * self.fold_training_steps() // self.training.steps
-            abcc = dataclasses.replace(abcc, moment_from_step=phase_start)
+        abcc = last_phase_at_share(fold_config.abcc, self.fold_training_steps(), self.training.steps)
         return dataclasses.replace(fold_config, abcc=abcc, conformal_share=0.0, conformal=None,
                                    conformal_system_folds=0, conformal_unseen=None, training_systems=None)
 
     def set_training_steps(self, steps: int) -> None:
         """Train ``steps`` steps; the unseen-system fold models keep their share of the main
-        model's steps (ABCC's registered half), so a longer run does not get weaker folds."""
+        model's steps (ABCC's registered half), so a longer run does not get weaker folds, and an
+        ABCC last phase (``abcc.moment_from_step``) keeps its share too (a shorter run still
+        ends with it)."""
         if self.config.conformal_fold_steps is not None:
             self.config.conformal_fold_steps = max(1, steps * self.config.conformal_fold_steps // self.training.steps)
+        self.config.abcc = last_phase_at_share(self.config.abcc, steps, self.training.steps)
         self.training.steps = steps
 
     def fold_training_steps(self) -> int:
@@ -491,6 +491,14 @@ class FlowForecaster:
         self.streams = (StreamBasis.from_net(self.net, abcc_parts.read_stream_info(run_dir))
                         if isinstance(self.net, StreamNet) else None)
         return self
+
+
+def last_phase_at_share(abcc: ABCCConfig | None, steps: int, of_steps: int) -> ABCCConfig | None:
+    """``abcc`` with its last L_moment phase (``moment_from_step``; 0: none, kept) at the same
+    share of a ``steps``-step training as it has of an ``of_steps``-step one."""
+    if abcc is None or abcc.moment_from_step <= 0:
+        return abcc
+    return dataclasses.replace(abcc, moment_from_step=abcc.moment_from_step * steps // of_steps)
 
 
 def default_training(objective: str, seed: int = 0) -> TrainConfig:
