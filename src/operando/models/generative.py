@@ -294,7 +294,7 @@ class FlowForecaster:
         """The settings of an unseen-system fold model: ``fold_config`` without intervals of its
         own, and with an ABCC last phase (``abcc.moment_from_step``) at the same share of its
         shorter training as the main model's, so the fold models are drawn from models trained
-        the same way (a phase from step 6000 of 9000 starts at 2000 of a 3000-step fold)."""
+        the same way (the registered phase from step 6000 of 9000 starts at step 3000 of a 4500-step fold)."""
         abcc = last_phase_at_share(fold_config.abcc, self.fold_training_steps(), self.training.steps)
         return dataclasses.replace(fold_config, abcc=abcc, conformal_share=0.0, conformal=None,
                                    conformal_system_folds=0, conformal_unseen=None, training_systems=None)
