@@ -230,6 +230,19 @@ def test_config_validation_and_toml(tmp_path):
     assert build_model("abcc", abcc={"molecules": "2d"}).config.abcc.molecules == "2d"
 
 
+def test_the_abcc_config_file_is_the_registered_recipe():
+    """configs/abcc-small.toml trains what `operando bench --model abcc` trains, but for the
+    calibration set (a file there, built in memory by the registered model)."""
+    config = RunConfig.load(ROOT / "configs" / "abcc-small.toml")
+    registered = build_model("abcc", seed=config.seed)
+    from_file = config.model_config()
+    assert dataclasses.replace(from_file.abcc, calibration=registered.config.abcc.calibration) == registered.config.abcc
+    assert dataclasses.replace(from_file, abcc=registered.config.abcc) == registered.config
+    trained, reference = config.train_config(), registered.training
+    assert (trained.steps, trained.batch_size, trained.lr) == (reference.steps, reference.batch_size, reference.lr)
+    assert trained.to_dict() == reference.to_dict()
+
+
 # ------------------------------------------------------------------ trajectories
 
 def test_trajectory_batches_start_at_the_origin_and_follow_the_steps():
