@@ -23,6 +23,12 @@ And, for the truth: mean and median of the change of the offset from the first s
 
 Writes ``<results>/<split>/point-bias.json`` and ``point-bias.md`` (read by regenerate_results.py).
 
+The scores need only a few numbers per test spectrum (offset, MSE, MSE of the linear baseline,
+system, the truth's offset change) and the mean error per wavenumber, so each prediction file is
+first reduced to ``errors.npz`` beside it (kilobytes, where ``predictions.npz`` holds megabytes):
+that is what benchmarks/record/ keeps of a run, so the table can be made from runs of several
+sittings (docs/benchmark.md). ``--reduce`` only writes those files.
+
 Run (after `operando bench`)::
 
     python benchmarks/bench_point_bias.py --data outputs/opirspec7k-sim.h5 --results outputs/results --split random
@@ -36,16 +42,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from operando.atomic import write_text
+from operando.atomic import atomic_path, write_text
 from operando.bench.runner import load_predictions, markdown_table
 from operando.data.dataset import OperandoDataset
 from operando.data.preprocess import preprocess_dataset
 
 
+ERRORS_FILE = "errors.npz"
+
+
 def seed_folders(model_dir: Path) -> list[Path]:
-    """The folders of one model holding predictions: seed 0 (the model folder) and seed-N/."""
+    """The folders of one model holding test errors: seed 0 (the model folder) and seed-N/."""
     folders = [model_dir] + sorted(model_dir.glob("seed-*"))
-    return [f for f in folders if (f / "predictions.npz").exists()]
+    return [f for f in folders if (f / ERRORS_FILE).exists() or (f / "predictions.npz").exists()]
 
 
 def errors_of(folder: Path, ds: OperandoDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,48 +77,88 @@ def linear_baseline(errors: np.ndarray) -> np.ndarray:
     return errors @ np.linalg.pinv(basis).T @ basis.T
 
 
+def reduce_errors(errors: np.ndarray, systems: np.ndarray, drift: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """What the scores need of test errors (n, W): per spectrum the offset, MSE and MSE of the
+    linear baseline (n,), the systems (n,) and the truth's offset change (n,; NaN if not given),
+    and the mean error per wavenumber (W,)."""
+    return {"offset": errors.mean(axis=1), "mse": (errors ** 2).mean(axis=1),
+            "mse_baseline": (linear_baseline(errors) ** 2).mean(axis=1), "mean_error": errors.mean(axis=0),
+            "systems": np.asarray(systems, dtype=str),
+            "drift": np.full(len(errors), np.nan) if drift is None else np.asarray(drift, dtype=np.float64)}
+
+
+def reduce_folder(folder: Path, ds: OperandoDataset) -> Path:
+    """Write ``folder/errors.npz`` from ``folder/predictions.npz``; returns its path."""
+    path = folder / ERRORS_FILE
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **reduce_errors(*errors_of(folder, ds)))
+    return path
+
+
+def load_reduced(folder: Path) -> dict[str, np.ndarray]:
+    with np.load(folder / ERRORS_FILE) as saved:
+        return {k: saved[k] for k in saved.files}
+
+
+def scores_of(reduced: dict[str, np.ndarray]) -> dict:
+    """Offset and squared-error summary of one model's reduced test errors (:func:`reduce_errors`)."""
+    offset, mse, systems = reduced["offset"], reduced["mse"], reduced["systems"]
+    mse_all = float(mse.mean())
+    # mean over spectra and wavenumbers of (e - mean error)^2 = MSE - mean over wavenumbers of mean error^2;
+    # the line is orthogonal to the rest, so the two MSE parts add up to MSE.
+    return {"offset_mean": 100 * float(offset.mean()), "offset_median": 100 * float(np.median(offset)),
+            "MSE": 1e3 * mse_all,
+            "MSE_without_mean_error": 1e3 * (mse_all - float((reduced["mean_error"] ** 2).mean())),
+            "MSE_baseline": 1e3 * float(reduced["mse_baseline"].mean()),
+            "MSE_rest": 1e3 * float((mse - reduced["mse_baseline"]).mean()),
+            "per_spectrum_MSE": mse,
+            "MSE_by_system": {s: 1e3 * float(mse[systems == s].mean()) for s in np.unique(systems)}}
+
+
 def bias_scores(errors: np.ndarray, systems: np.ndarray) -> dict:
     """Offset and squared-error summary of one model's test errors (n, W)."""
-    offset = errors.mean(axis=1)
-    per_spectrum_mse = (errors ** 2).mean(axis=1)
-    debiased = errors - errors.mean(axis=0, keepdims=True)
-    baseline = linear_baseline(errors)  # orthogonal to the rest: the two MSE parts add up to MSE
-    return {"offset_mean": 100 * float(offset.mean()), "offset_median": 100 * float(np.median(offset)),
-            "MSE": 1e3 * float(per_spectrum_mse.mean()),
-            "MSE_without_mean_error": 1e3 * float((debiased ** 2).mean()),
-            "MSE_baseline": 1e3 * float((baseline ** 2).mean()),
-            "MSE_rest": 1e3 * float(((errors - baseline) ** 2).mean()),
-            "per_spectrum_MSE": per_spectrum_mse,
-            "MSE_by_system": {s: 1e3 * float(per_spectrum_mse[systems == s].mean()) for s in np.unique(systems)}}
+    return scores_of(reduce_errors(errors, systems))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="dataset (.h5) the results were scored on")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="dataset (.h5) the results were scored on; needed to reduce a predictions.npz")
     parser.add_argument("--results", type=Path, default=Path("outputs/results"), help="`operando bench` --out")
     parser.add_argument("--split", choices=("random", "system"), default="random")
     parser.add_argument("--reference", default="mlp-regression", help="model folder the gaps are taken against")
     parser.add_argument("--models", nargs="*", default=None,
                         help="model folders to report (default: every one with predictions); the reference is added")
+    parser.add_argument("--reduce", action="store_true",
+                        help="only write errors.npz beside every predictions.npz of the split (needs --data)")
     args = parser.parse_args()
 
-    ds = preprocess_dataset(OperandoDataset.load(args.data))
     split_dir = args.results / args.split
+    ds = None if args.data is None else preprocess_dataset(OperandoDataset.load(args.data))
     models = {d.name: seed_folders(d) for d in sorted(split_dir.iterdir()) if d.is_dir() and seed_folders(d)
               and (args.models is None or d.name in args.models or d.name == args.reference)}
+    for folder in (f for folders in models.values() for f in folders):
+        predictions, reduced = folder / "predictions.npz", folder / ERRORS_FILE
+        if predictions.exists() and (not reduced.exists() or reduced.stat().st_mtime < predictions.stat().st_mtime):
+            if ds is None:
+                raise SystemExit(f"{predictions}: not reduced to {ERRORS_FILE} yet; give --data")
+            reduce_folder(folder, ds)
+    if args.reduce:
+        return
     if args.models and set(args.models) - set(models):
-        raise SystemExit(f"{split_dir}: no predictions.npz for {sorted(set(args.models) - set(models))}")
+        raise SystemExit(f"{split_dir}: no predictions for {sorted(set(args.models) - set(models))}")
     if args.reference not in models:
-        raise SystemExit(f"{split_dir}: no predictions.npz of the reference model {args.reference!r}")
+        raise SystemExit(f"{split_dir}: no predictions of the reference model {args.reference!r}")
     scores, drift, first = {}, None, None
     for model, folders in models.items():
         per_seed = []
         for folder in folders:
-            errors, systems, drift = errors_of(folder, ds)
-            first = first or (folder, len(errors))
-            if len(errors) != first[1]:  # the gaps pair spectra one by one
-                raise SystemExit(f"{folder}: {len(errors)} test spectra, {first[0]}: {first[1]}; not one test set")
-            per_seed.append(bias_scores(errors, systems))
+            reduced = load_reduced(folder)
+            systems, drift = reduced["systems"], reduced["drift"]
+            first = first or (folder, len(systems))
+            if len(systems) != first[1]:  # the gaps pair spectra one by one
+                raise SystemExit(f"{folder}: {len(systems)} test spectra, {first[0]}: {first[1]}; not one test set")
+            per_seed.append(scores_of(reduced))
         scores[model] = per_seed
     ref = scores[args.reference]
     rows, by_system, report = [], {}, {"split": args.split, "reference": args.reference, "models": {}}

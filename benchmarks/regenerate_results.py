@@ -33,8 +33,11 @@ def run_rows(results: Path) -> list[str]:
         if not (run / "forecaster.json").exists():  # unfinished run: no fitted model to report
             continue
         m = pd.read_csv(metrics)
-        # Counted from the weights file, so every network kind (SiT1D, two-stream) is covered.
-        params = sum(t.numel() for t in load_tensors(run / "model.safetensors").values())
+        # Counted from the weights file, so every network kind (SiT1D, two-stream) is covered; a
+        # run folder of benchmarks/record/ has the count alone (reproduce_results.keep_in_record).
+        weights = run / "model.safetensors"
+        params = (sum(t.numel() for t in load_tensors(weights).values()) if weights.exists() else
+                  json.loads((run / "parameters.json").read_text(encoding="utf-8"))["parameters"])
         # "converged": first logged step whose smoothed loss is within 5 % of the final one.
         smooth = m["mse"].rolling(5, min_periods=1).mean()
         final = smooth.iloc[-1]

@@ -9,6 +9,15 @@ finished steps and resumes an interrupted training from its checkpoint (flow mod
 every 500 steps), so the whole can be spread over several sittings. ``--only PREFIX ...`` runs
 just the steps whose names start with one of the prefixes (``--only bench-abcc``).
 
+The record. A development machine keeps nothing between sittings but the repository, so every
+finished step's small outputs (tables, summaries, per-spectrum scores, run configs and training
+logs, reduced test errors; not weights, checkpoints, predictions or datasets) are copied into
+``benchmarks/record/`` (``--record``), which is committed. A step recorded there is done, and the
+steps that only read the record (the point-bias tables, the ablation merge, the page) take their
+inputs from it, so the page can be made from runs of several sittings. A step that needs the
+files a recorded step left in ``--out`` (the speed tables read trained weights; every training
+reads the simulated dataset) runs that step again first when those files are not there.
+
 With ``--jobs 2`` two steps run side by side at one torch thread each: on the two-core machine
 this gives more training throughput than one step on two threads (ABCC: 0.71 s per step in each
 of two processes against 0.57 s in one two-thread process). Steps that time themselves
@@ -20,14 +29,16 @@ the MLP (the models that are close on the random split) at seeds 0, 1, 2, MeanFl
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from operando.atomic import write_text
+from operando.atomic import atomic_path, write_text
 
 PY = sys.executable
 HERE = Path(__file__).resolve().parent
@@ -35,17 +46,31 @@ SPLITS = ("random", "system")
 SEEDS = {"abcc": (0, 1, 2), "mlp": (0, 1, 2), "meanflow": (0, 1)}
 
 
+RECORD = HERE / "record"
+# What the record keeps: text files and the reduced test errors, each at most RECORD_MAX_BYTES.
+RECORD_SUFFIXES = (".md", ".csv", ".json", ".done", ".log", ".txt")
+RECORD_NAMES = ("errors.npz",)
+RECORD_MAX_BYTES = 2_000_000
+
+
 @dataclass(frozen=True)
 class Step:
     """One command; it runs after the steps named in ``after`` have finished; ``alone``: with no
-    other step beside it (it measures time)."""
+    other step beside it (it measures time); ``reads_record``: its inputs come from the record,
+    so the steps it waits on may have run in another sitting."""
     name: str
     argv: tuple[str, ...]
     after: tuple[str, ...] = ()
     alone: bool = False
+    reads_record: bool = False
 
 
-def steps(out: Path, docs: Path) -> list[Step]:
+def then(*commands: tuple[str, ...]) -> tuple[str, ...]:
+    """Several commands as one step's argv: each runs if the one before succeeded."""
+    return ("sh", "-c", " && ".join(shlex.join(c) for c in commands))
+
+
+def steps(out: Path, docs: Path, record: Path = RECORD) -> list[Step]:
     """The steps in the order they are started (dependencies are in ``after``)."""
     from operando.models import PIPELINE_MODELS
 
@@ -64,11 +89,15 @@ def steps(out: Path, docs: Path) -> list[Step]:
             for split in SPLITS:
                 name = f"bench-{model}-{split}-seed-{seed}"
                 bench[split].append(name)
-                todo.append(Step(name, (PY, "-m", "operando", "bench", *d, "--model", model, "--split", split,
-                                        "--seed", str(seed), "--out", str(results)), made))
+                # the test errors reduced to kilobytes for the record (bench_point_bias.py)
+                todo.append(Step(name, then((PY, "-m", "operando", "bench", *d, "--model", model, "--split", split,
+                                             "--seed", str(seed), "--out", str(results)),
+                                            (PY, str(HERE / "bench_point_bias.py"), *d, "--results", str(results),
+                                             "--split", split, "--reduce")), made))
     for split in SPLITS:
-        todo.append(Step(f"point-bias-{split}", (PY, str(HERE / "bench_point_bias.py"), *d, "--results", str(results),
-                                                  "--split", split), tuple(bench[split])))
+        todo.append(Step(f"point-bias-{split}", (PY, str(HERE / "bench_point_bias.py"), "--results",
+                                                  str(record / "results"), "--split", split), tuple(bench[split]),
+                         reads_record=True))
     one = ("--threads", "1")
     todo += [
         Step("speed-sampling", (PY, str(HERE / "bench_sampling.py"), *d, "--results", str(results), "--split", "system",
@@ -91,16 +120,66 @@ def steps(out: Path, docs: Path) -> list[Step]:
              "ablation-seed-2a": ("--seeds", "2", "--variants", "1", "2", "3"),
              "ablation-seed-2b": ("--seeds", "2", "--variants", "4", "5", "6")}
     todo += [Step(name, (*ablation, *args, "--out", str(out / name)), made) for name, args in parts.items()]
-    todo.append(Step("ablation-merge", (PY, str(HERE / "ablation.py"), "--merge", *(str(out / n) for n in parts),
-                                        "--out", str(out / "ablation")), tuple(parts)))
+    todo.append(Step("ablation-merge", (PY, str(HERE / "ablation.py"), "--merge", *(str(record / n) for n in parts),
+                                        "--out", str(record / "ablation")), tuple(parts), reads_record=True))
     todo.append(Step("speed-training", (PY, str(HERE / "bench_training.py"), *d, "--model", "meanflow", "abcc",
                                         "--results", str(results), "--out", str(results / "speed")),
                      ("bench-abcc-random-seed-0",), alone=True))
-    todo.append(Step("results-page", (PY, str(HERE / "regenerate_results.py"), "--results", str(results),
-                                      "--ablation", str(out / "ablation"), "--routes", str(out / "routes-random"),
-                                      str(out / "routes-system"), "--scale", "--out", str(docs)),
-                     tuple(s.name for s in todo)))
+    todo.append(Step("results-page", (PY, str(HERE / "regenerate_results.py"), "--results", str(record / "results"),
+                                      "--ablation", str(record / "ablation"), "--routes", str(record / "routes-random"),
+                                      str(record / "routes-system"), "--scale", "--out", str(docs)),
+                     tuple(s.name for s in todo), reads_record=True))
     return todo
+
+
+def source_version() -> str:
+    """The commit the steps ran at (with "+changes" when the work tree differs from it)."""
+    def git(*args):
+        return subprocess.run(("git", *args), cwd=HERE, capture_output=True, text=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def keep_in_record(out: Path, record: Path) -> int:
+    """Copy the small outputs under ``out`` into ``record`` (the same relative paths), and the
+    parameter count of every run folder's weights as ``parameters.json``; returns the files copied."""
+    from operando.train.checkpoint import load_tensors
+
+    copied = 0
+    for path in sorted(out.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        target = record / path.relative_to(out)
+        if path.name == "model.safetensors":
+            count = sum(t.numel() for t in load_tensors(path).values())
+            content = (json.dumps({"parameters": count}) + "\n").encode()
+            target = target.with_name("parameters.json")
+        elif (path.suffix in RECORD_SUFFIXES or path.name in RECORD_NAMES) and path.stat().st_size <= RECORD_MAX_BYTES:
+            content = path.read_bytes()
+        else:
+            continue
+        if target.exists() and target.read_bytes() == content:
+            continue
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(content)
+        copied += 1
+    return copied
+
+
+def finished(marks: Path) -> set[str]:
+    return {p.name[: -len(".done")] for p in marks.glob("*.done")}
+
+
+def steps_done(todo: list[Step], here: set[str], recorded: set[str], selected=lambda name: True) -> set[str]:
+    """The steps that need not run: finished in this outputs folder (``here``) or recorded, less
+    every recorded step whose outputs a step still to run (one not done that ``selected`` takes)
+    needs in the outputs folder."""
+    done = here | recorded
+    for step in reversed(todo):  # a step runs after those it waits on: these come later here
+        if step.name in done or step.reads_record or not selected(step.name):
+            continue
+        done -= {name for name in step.after if name not in here}
+    return done
 
 
 def rewrite_tables(results: Path) -> None:
@@ -119,19 +198,25 @@ def main(argv=None) -> int:
     p.add_argument("--docs", type=Path, default=HERE.parent / "docs" / "results.md", help="the page written last")
     p.add_argument("--jobs", type=int, default=2, help="steps run side by side (one torch thread each when > 1)")
     p.add_argument("--only", nargs="+", default=None, help="run only the steps whose names start with one of these")
+    p.add_argument("--record", type=Path, default=RECORD,
+                   help="where every finished step's small outputs are kept (committed; see above)")
     p.add_argument("--list", action="store_true", help="print the steps and whether each is done")
     args = p.parse_args(argv)
     marks = args.out / "reproduce"
-    todo = steps(args.out, args.docs)
-    done = {s.name for s in todo if (marks / f"{s.name}.done").exists()}
+    todo = steps(args.out, args.docs, args.record)
+    names = {s.name for s in todo}
+    def selected(name):
+        return args.only is None or name.startswith(tuple(args.only))
+    done = steps_done(todo, finished(marks) & names, finished(args.record / "reproduce") & names, selected)
     if args.list:
         for s in todo:
             print(f"{'done' if s.name in done else '    '}  {s.name:28s} {' '.join(s.argv[1:])}")
         return 0
-    wanted = [s for s in todo if s.name not in done and (args.only is None or s.name.startswith(tuple(args.only)))]
+    wanted = [s for s in todo if s.name not in done and selected(s.name)]
     marks.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if args.jobs > 1 else {})}
     running: dict[str, tuple[subprocess.Popen, float, Step]] = {}
+    version = source_version()
     failed = []
     while wanted or running:
         for name, (proc, started, step) in list(running.items()):
@@ -145,9 +230,11 @@ def main(argv=None) -> int:
                 continue
             if name.startswith("bench-"):
                 rewrite_tables(args.out / "results")
-            write_text(marks / f"{name}.done", f"{' '.join(step.argv)}\n{seconds:.0f} s\n")
+            write_text(marks / f"{name}.done", f"{shlex.join(step.argv)}\n{seconds:.0f} s\ncommit {version}\n")
             done.add(name)
-            print(f"done   {name} in {seconds:.0f} s", flush=True)
+            kept = keep_in_record(args.out, args.record)
+            rewrite_tables(args.record / "results")  # from every recorded summary, not only this sitting's
+            print(f"done   {name} in {seconds:.0f} s ({kept} files into {args.record})", flush=True)
         ready = [s for s in wanted if set(s.after) <= done]
         blocked = [s for s in wanted if set(s.after) & set(failed)]
         wanted = [s for s in wanted if s not in blocked]

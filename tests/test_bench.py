@@ -232,6 +232,29 @@ def test_point_bias_splits_mse_into_linear_baseline_and_bands():
     assert scores["MSE_baseline"] + scores["MSE_rest"] == pytest.approx(scores["MSE"])
 
 
+def test_point_bias_scores_from_the_reduced_errors_file_equal_those_from_the_predictions(toy_dataset, tmp_path):
+    """errors.npz (what benchmarks/record/ keeps) gives the scores of the full prediction file."""
+    bias = load_benchmark("bench_point_bias")
+    rng = np.random.default_rng(0)
+    predictions = {e.name: (np.arange(1, len(e.absorbance)), e.absorbance[1:] + rng.normal(0.01, 0.02, e.absorbance[1:].shape))
+                   for e in toy_dataset}
+    np.savez(tmp_path / "predictions.npz", **{f"{k}/steps": v[0] for k, v in predictions.items()},
+             **{f"{k}/spectra": v[1].astype(np.float32) for k, v in predictions.items()})
+    errors, systems, drift = bias.errors_of(tmp_path, toy_dataset)
+    bias.reduce_folder(tmp_path, toy_dataset)
+    reduced = bias.load_reduced(tmp_path)
+    assert set(reduced["systems"]) == {e.system for e in toy_dataset} and np.allclose(reduced["drift"], drift)
+    direct = bias.bias_scores(errors, systems)
+    direct_without_mean = 1e3 * float(((errors - errors.mean(axis=0)) ** 2).mean())
+    from_file = bias.scores_of(reduced)
+    assert from_file["MSE_without_mean_error"] == pytest.approx(direct_without_mean, rel=1e-10)
+    assert from_file["MSE_rest"] == pytest.approx(1e3 * float(((errors - bias.linear_baseline(errors)) ** 2).mean()),
+                                                  rel=1e-10)
+    for key in ("offset_mean", "offset_median", "MSE", "MSE_baseline"):
+        assert from_file[key] == pytest.approx(direct[key], rel=1e-12)
+    assert from_file["offset_mean"] == pytest.approx(1.0, abs=0.2)   # the 0.01 offset, x1e-2
+
+
 def _write_summary(folder, model: str, seed: int, mae: float, mse: float) -> None:
     """A summary.json with every table metric (the others fixed) for one training seed."""
     import json
