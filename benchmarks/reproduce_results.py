@@ -1,6 +1,6 @@
 """Every run behind docs/results.md, from nothing, resumable; then the page itself.
 
-    python benchmarks/reproduce_results.py --jobs 2          # all of it (roughly 13 h of two cores, estimated)
+    python benchmarks/reproduce_results.py                   # all of it (roughly 13 h of two cores, estimated)
     python benchmarks/reproduce_results.py --list            # the steps, done or not, and their commands
 
 Each step is one command. A finished step leaves ``<out>/reproduce/<step>.done`` (its command
@@ -18,10 +18,14 @@ inputs from it, so the page can be made from runs of several sittings. A step th
 files a recorded step left in ``--out`` (the speed tables read trained weights; every training
 reads the simulated dataset) runs that step again first when those files are not there.
 
-With ``--jobs 2`` two steps run side by side at one torch thread each: on the two-core machine
-this gives more training throughput than one step on two threads (ABCC: 0.71 s per step in each
-of two processes against 0.57 s in one two-thread process). Steps that time themselves
-(``speed-training``) run alone.
+By default one step runs at a time on every core, so that each training ends as soon as it can
+(an unfinished training resumes only from the checkpoints in ``--out``, which another sitting
+does not have): ABCC's registered system-split step, main model and two fold models, took 76
+minutes so (0.254 s per step on two threads, 2026-12-04). With ``--jobs 2`` two steps run side
+by side at one torch thread each, for one long sitting: measured earlier on a busier machine,
+0.71 s per step in each of two processes against 0.57 s in one two-thread process, so that
+same step then takes more than three hours. Steps that time themselves (``speed-training``) run
+alone.
 
 The seeds follow the page's tables: every model at training seed 0 on both splits, ABCC and
 the MLP (the models that are close on the random split) at seeds 0, 1, 2, MeanFlow at 0 and 1.
@@ -196,7 +200,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("outputs"), help="where the data and every run go")
     p.add_argument("--docs", type=Path, default=HERE.parent / "docs" / "results.md", help="the page written last")
-    p.add_argument("--jobs", type=int, default=2, help="steps run side by side (one torch thread each when > 1)")
+    p.add_argument("--jobs", type=int, default=1, help="steps run side by side (one torch thread each when > 1)")
     p.add_argument("--only", nargs="+", default=None, help="run only the steps whose names start with one of these")
     p.add_argument("--record", type=Path, default=RECORD,
                    help="where every finished step's small outputs are kept (committed; see above)")
