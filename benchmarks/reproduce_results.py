@@ -20,8 +20,9 @@ reads the simulated dataset) runs that step again first when those files are not
 
 By default one step runs at a time on every core, so that each training ends as soon as it can
 (an unfinished training resumes only from the checkpoints in ``--out``, which another sitting
-does not have): ABCC's registered system-split step, main model and two fold models, took 76
-minutes so (0.254 s per step on two threads, 2026-12-04). With ``--jobs 2`` two steps run side
+does not have): ABCC's registered system-split step, a main model and two fold models (18,000
+steps, 6,000 of them in the L_moment phase), takes about 95 minutes so (two threads, measured
+2026-12-04: 0.25 s per plain step, 0.43 s per phase step). With ``--jobs 2`` two steps run side
 by side at one torch thread each, for one long sitting: measured earlier on a busier machine,
 0.71 s per step in each of two processes against 0.57 s in one two-thread process, so that
 same step then takes more than three hours. Steps that time themselves (``speed-training``) run
