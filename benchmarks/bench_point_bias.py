@@ -91,7 +91,7 @@ def reduce_folder(folder: Path, ds: OperandoDataset) -> Path:
     """Write ``folder/errors.npz`` from ``folder/predictions.npz``; returns its path."""
     path = folder / ERRORS_FILE
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **reduce_errors(*errors_of(folder, ds)))
+        np.savez_compressed(handle, **reduce_errors(*errors_of(folder, ds)))
     return path
 
 

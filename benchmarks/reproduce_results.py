@@ -147,12 +147,13 @@ def source_version() -> str:
 
 def keep_in_record(out: Path, record: Path) -> int:
     """Copy the small outputs under ``out`` into ``record`` (the same relative paths), and the
-    parameter count of every run folder's weights as ``parameters.json``; returns the files copied."""
-    from operando.train.checkpoint import load_tensors
+    parameter count of every run folder's weights as ``parameters.json``; returns the files copied.
+    Training checkpoints (resumption state) stay out."""
+    from operando.train.checkpoint import CHECKPOINT_DIR, load_tensors
 
     copied = 0
     for path in sorted(out.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
+        if not path.is_file() or path.name.startswith(".") or CHECKPOINT_DIR in path.relative_to(out).parts:
             continue
         target = record / path.relative_to(out)
         if path.name == "model.safetensors":

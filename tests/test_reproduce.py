@@ -51,6 +51,8 @@ def test_the_record_keeps_small_outputs_and_the_parameter_count_not_weights(tmp_
     run.mkdir(parents=True)
     (run / "metrics.csv").write_text("step,loss\n1,0.5\n")
     save_tensors(run / "model.safetensors", {"w": torch.zeros(3, 4), "b": torch.zeros(4)})
+    (run / "checkpoint").mkdir()
+    (run / "checkpoint" / "state.json").write_text("{}")   # resumption state: not kept
     (out / "opirspec7k-sim.h5").write_bytes(b"\0" * 10)
     folder = out / "results" / "system" / "abcc-small-1-step"
     folder.mkdir(parents=True)
