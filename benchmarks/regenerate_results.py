@@ -22,7 +22,7 @@ from operando.atomic import write_text
 from operando.bench.runner import (NOISE_FLOOR, TABLE_COLUMNS, format_table, load_summaries, markdown_cell,
                                    markdown_table, seed_summaries)
 from operando.bench.uncertainty import ConformalScale
-from operando.train.checkpoint import load_tensors
+from operando.train.checkpoint import count_values
 
 
 def run_rows(results: Path) -> list[str]:
@@ -36,7 +36,7 @@ def run_rows(results: Path) -> list[str]:
         # Counted from the weights file, so every network kind (SiT1D, two-stream) is covered; a
         # run folder of benchmarks/record/ has the count alone (reproduce_results.keep_in_record).
         weights = run / "model.safetensors"
-        params = (sum(t.numel() for t in load_tensors(weights).values()) if weights.exists() else
+        params = (count_values(weights) if weights.exists() else
                   json.loads((run / "parameters.json").read_text(encoding="utf-8"))["parameters"])
         # "converged": first logged step whose smoothed loss is within 5 % of the final one.
         smooth = m["mse"].rolling(5, min_periods=1).mean()

@@ -149,7 +149,7 @@ def keep_in_record(out: Path, record: Path) -> int:
     """Copy the small outputs under ``out`` into ``record`` (the same relative paths), and the
     parameter count of every run folder's weights as ``parameters.json``; returns the files copied.
     Training checkpoints (resumption state) stay out."""
-    from operando.train.checkpoint import CHECKPOINT_DIR, load_tensors
+    from operando.train.checkpoint import CHECKPOINT_DIR, count_values
 
     copied = 0
     for path in sorted(out.rglob("*")):
@@ -157,8 +157,7 @@ def keep_in_record(out: Path, record: Path) -> int:
             continue
         target = record / path.relative_to(out)
         if path.name == "model.safetensors":
-            count = sum(t.numel() for t in load_tensors(path).values())
-            content = (json.dumps({"parameters": count}) + "\n").encode()
+            content = (json.dumps({"parameters": count_values(path)}) + "\n").encode()
             target = target.with_name("parameters.json")
         elif (path.suffix in RECORD_SUFFIXES or path.name in RECORD_NAMES) and path.stat().st_size <= RECORD_MAX_BYTES:
             content = path.read_bytes()

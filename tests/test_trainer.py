@@ -11,7 +11,7 @@ from operando.errors import OperandoError
 from operando.flow import MeanFlow
 from operando.nn import SiT1D, SiT1DConfig
 from operando.train import TrainConfig, load_weights, train
-from operando.train.checkpoint import flatten_optimizer_state, unflatten_optimizer_state
+from operando.train.checkpoint import count_values, flatten_optimizer_state, unflatten_optimizer_state
 
 WIDTH, N_SPECTRA, COND_DIM = 64, 8, 3
 
@@ -95,6 +95,8 @@ def test_run_folder_contents(overfit_run):
     assert float(rows[-1]["mse"]) < float(rows[0]["mse"])
     state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
     assert state["step"] == 400
+    model = SiT1D.from_run(run_dir)
+    assert count_values(run_dir / "model.safetensors") == sum(t.numel() for t in model.state_dict().values()) > 0
 
 
 def test_same_seed_same_parameters_other_seed_differs(tmp_path):

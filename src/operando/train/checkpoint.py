@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -48,6 +49,12 @@ def save_tensors(path: str | Path, tensors: dict[str, Tensor],
 def load_tensors(path: str | Path) -> dict[str, Tensor]:
     """Read a safetensors file onto the CPU."""
     return load_file(str(path), device="cpu")
+
+
+def count_values(path: str | Path) -> int:
+    """How many numbers a safetensors file holds (a network's size), from its header alone."""
+    with safe_open(str(path), framework="pt") as f:
+        return sum(int(torch.Size(f.get_slice(k).get_shape()).numel()) for k in f.keys())
 
 
 def flatten_optimizer_state(state_dict: dict) -> tuple[dict[str, Tensor], dict[str, Any]]:
