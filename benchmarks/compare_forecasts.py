@@ -1,0 +1,45 @@
+"""Does a run folder forecast here what it forecast where it was scored? (no training; seconds)
+
+A run trained and scored on another machine (a GPU one, say) is copied here with the
+``predictions.npz`` its `operando bench` wrote; this loads the run with ``load_run`` (on the
+CPU), forecasts the first ``--cells`` test cells again, whole, as the bench did (each from its
+first spectrum, every step at once, so the draws' noise is the bench's), and prints the largest
+absolute difference from the saved forecasts:
+
+    python benchmarks/compare_forecasts.py --run RUN --predictions FOLDER --data outputs/opirspec7k-sim.h5
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, required=True, help="run folder (load_run)")
+    p.add_argument("--predictions", type=Path, required=True, help="folder of the bench's predictions.npz")
+    p.add_argument("--data", type=Path, required=True, help="the dataset the bench scored on")
+    p.add_argument("--cells", type=int, default=2, help="test cells to forecast again")
+    args = p.parse_args(argv)
+
+    from operando.bench.runner import load_predictions
+    from operando.bench.task import masked
+    from operando.data.dataset import OperandoDataset
+    from operando.data.preprocess import preprocess_dataset
+    from operando.models.runs import load_run
+
+    model = load_run(args.run)
+    ds = preprocess_dataset(OperandoDataset.load(args.data))
+    worst = 0.0
+    for name, (steps, saved) in list(load_predictions(args.predictions).items())[: args.cells]:
+        diff = float(np.abs(model.predict(masked(ds[name], [0]), steps) - saved).max())
+        worst = max(worst, diff)
+        print(f"{name}: {len(steps)} steps, max |forecast here - saved forecast| {diff:.3g}")
+    print(f"largest difference {worst:.3g} (absorbance)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
