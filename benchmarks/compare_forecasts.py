@@ -16,6 +16,25 @@ from pathlib import Path
 import numpy as np
 
 
+def largest_difference(run: Path, predictions: Path, data: Path, cells: int = 2) -> float:
+    """Largest |forecast here - saved forecast| (absorbance) over the first ``cells`` test cells
+    of ``predictions``; each cell's difference is printed."""
+    from operando.bench.runner import load_predictions
+    from operando.bench.task import masked
+    from operando.data.dataset import OperandoDataset
+    from operando.data.preprocess import preprocess_dataset
+    from operando.models.runs import load_run
+
+    model = load_run(run)
+    ds = preprocess_dataset(OperandoDataset.load(data))
+    worst = 0.0
+    for name, (steps, saved) in list(load_predictions(predictions).items())[:cells]:
+        diff = float(np.abs(model.predict(masked(ds[name], [0]), steps) - saved).max())
+        worst = max(worst, diff)
+        print(f"{name}: {len(steps)} steps, max |forecast here - saved forecast| {diff:.3g}")
+    return worst
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, required=True, help="run folder (load_run)")
@@ -23,20 +42,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, required=True, help="the dataset the bench scored on")
     p.add_argument("--cells", type=int, default=2, help="test cells to forecast again")
     args = p.parse_args(argv)
-
-    from operando.bench.runner import load_predictions
-    from operando.bench.task import masked
-    from operando.data.dataset import OperandoDataset
-    from operando.data.preprocess import preprocess_dataset
-    from operando.models.runs import load_run
-
-    model = load_run(args.run)
-    ds = preprocess_dataset(OperandoDataset.load(args.data))
-    worst = 0.0
-    for name, (steps, saved) in list(load_predictions(args.predictions).items())[: args.cells]:
-        diff = float(np.abs(model.predict(masked(ds[name], [0]), steps) - saved).max())
-        worst = max(worst, diff)
-        print(f"{name}: {len(steps)} steps, max |forecast here - saved forecast| {diff:.3g}")
+    worst = largest_difference(args.run, args.predictions, args.data, args.cells)
     print(f"largest difference {worst:.3g} (absorbance)")
     return 0
 

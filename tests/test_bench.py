@@ -405,3 +405,26 @@ def test_training_budget_counts_fold_models_only_where_the_bench_trains_them():
                             "budget_minutes": round((12000 + 2 * 6000) / 60, 1)}
     meanflow = speed.training_budget(build_model("meanflow", seed=0), True, per_step=0.5, phase_step=9.0)
     assert meanflow == {"budget_steps": 6000, "fold_steps": 0, "phase_steps": 0, "budget_minutes": 50.0}
+
+
+def test_compare_forecasts_finds_a_run_forecasting_what_it_saved_and_flags_a_changed_forecast(toy_dataset, tmp_path):
+    """benchmarks/compare_forecasts.py: a run folder scored elsewhere, reloaded here."""
+    from operando.bench.runner import evaluate, save_result
+    from operando.bench.suite import bench_model
+    from operando.data.preprocess import preprocess_dataset
+
+    compare = load_benchmark("compare_forecasts")
+    data = toy_dataset.save(tmp_path / "toy.h5")
+    ds = preprocess_dataset(toy_dataset)
+    model = bench_model("meanflow", seed=0, split="random", out=tmp_path, quick=True)
+    model.config.model_overrides = {"hidden_size": 32, "depth": 1, "num_heads": 2, "patch_size": 32}
+    folder = save_result(evaluate(model, ds, make_split(ds, "random", seed=0), coverage_samples=None), tmp_path)
+    run = tmp_path / "runs" / "meanflow-random"
+    assert compare.largest_difference(run, folder, data, cells=2) < 1e-5
+
+    with np.load(folder / "predictions.npz") as saved:
+        arrays = dict(saved)
+    first = sorted(k for k in arrays if k.endswith("/spectra"))[0]
+    arrays[first] = arrays[first] + np.float32(0.01)
+    np.savez(folder / "predictions.npz", **arrays)
+    assert compare.largest_difference(run, folder, data, cells=2) == pytest.approx(0.01, abs=1e-4)
