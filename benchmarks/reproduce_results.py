@@ -145,15 +145,20 @@ def source_version() -> str:
     return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
-def keep_in_record(out: Path, record: Path) -> int:
+def keep_in_record(out: Path, record: Path, unfinished: tuple[str, ...] = ()) -> int:
     """Copy the small outputs under ``out`` into ``record`` (the same relative paths), and the
     parameter count of every run folder's weights as ``parameters.json``; returns the files copied.
-    Training checkpoints (resumption state) stay out."""
+    Training checkpoints (resumption state) stay out, and so do the log and the own folder
+    (``out/<name>``) of every step named in ``unfinished``: a running or failed step's partial
+    files are not a result."""
     from operando.train.checkpoint import CHECKPOINT_DIR, count_values
 
+    partial = {Path(name) for name in unfinished} | {Path("reproduce", f"{name}.log") for name in unfinished}
     copied = 0
     for path in sorted(out.rglob("*")):
-        if not path.is_file() or path.name.startswith(".") or CHECKPOINT_DIR in path.relative_to(out).parts:
+        relative = path.relative_to(out)
+        if (not path.is_file() or path.name.startswith(".") or CHECKPOINT_DIR in relative.parts
+                or partial & {relative, *relative.parents}):
             continue
         target = record / path.relative_to(out)
         if path.name == "model.safetensors":
@@ -237,7 +242,7 @@ def main(argv=None) -> int:
                 rewrite_tables(args.out / "results")
             write_text(marks / f"{name}.done", f"{shlex.join(step.argv)}\n{seconds:.0f} s\ncommit {version}\n")
             done.add(name)
-            kept = keep_in_record(args.out, args.record)
+            kept = keep_in_record(args.out, args.record, tuple(s.name for s in todo if s.name not in done))
             rewrite_tables(args.record / "results")  # from every recorded summary, not only this sitting's
             print(f"done   {name} in {seconds:.0f} s ({kept} files into {args.record})", flush=True)
         ready = [s for s in wanted if set(s.after) <= done]

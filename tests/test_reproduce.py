@@ -67,6 +67,17 @@ def test_the_record_keeps_small_outputs_and_the_parameter_count_not_weights(tmp_
     assert reproduce.keep_in_record(out, record) == 0  # unchanged files are not copied again
 
 
+def test_a_step_not_finished_leaves_nothing_in_the_record(tmp_path):
+    out, record = tmp_path / "outputs", tmp_path / "record"
+    for name in ("ablation-seed-2b/train/x/metrics.csv", "reproduce/ablation-seed-2b.log",
+                 "ablation-seed-2a/train/x/metrics.csv", "reproduce/ablation-seed-2a.log"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("step,loss\n")
+    assert reproduce.keep_in_record(out, record, unfinished=("ablation-seed-2b",)) == 2
+    kept = sorted(str(p.relative_to(record)) for p in record.rglob("*") if p.is_file())
+    assert kept == ["ablation-seed-2a/train/x/metrics.csv", "reproduce/ablation-seed-2a.log"]
+
+
 def test_a_recorded_step_runs_again_only_where_a_step_needs_its_files_here():
     Step = reproduce.Step
     todo = [Step("simulate", ("x",)), Step("bench", ("x",), after=("simulate",)),
