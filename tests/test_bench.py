@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import load_benchmark
+from operando.bench.runner import NOISE_FLOOR
 from operando.bench.splits import load_split, make_split, save_split
 from operando.bench.task import Forecaster, masked, training_rows
 from operando.errors import InputError
@@ -325,6 +326,32 @@ def test_results_page_compares_a_one_seed_run_with_the_registered_models_at_that
     assert "| ABCC (small, 1-step), batch 64 x 9000 steps, lr 0.001 | 1.2161 | 0.3311 |" in text
     assert "| MLP regression | 1.2400 | 0.3302 |" in text
     assert "Best per metric: MAE: ABCC (small, 1-step), batch 64 x 9000 steps, lr 0.001; MSE: MLP regression;" in text
+
+
+def test_results_page_checks_the_abcc_goals_on_the_summaries(tmp_path):
+    """regenerate_results.goal_lines: the model's seed mean against the strongest baseline per
+    metric (a tie is not a lead), the noise-floor ratio, each seed's coverage and the seed count,
+    each marked met or not from the numbers."""
+    import json
+
+    regenerate = load_benchmark("regenerate_results")
+    abcc = "ABCC (small, 1-step)"
+    for seed, (mae, coverage) in enumerate([(1.20e-2, 0.90), (1.21e-2, 0.84), (1.22e-2, 0.91)]):
+        _write_summary(tmp_path / "random" / "abcc", abcc, seed, mae, 3.2e-4)
+        path = tmp_path / "random" / "abcc" / ("" if seed == 0 else f"seed-{seed}") / "summary.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"coverage90": {"mean": coverage, "std": 0.1}}))
+    _write_summary(tmp_path / "random" / "mlp", "MLP regression", 0, 1.24e-2, 3.1e-4)
+    _write_summary(tmp_path / "random" / "floor", NOISE_FLOOR, 0, 1.0e-2, 2.0e-4)
+    text = "\n".join(regenerate.goal_lines(tmp_path, abcc))
+    assert "| random | MAE (x1e-2) | 1.21 ± 0.01 | MLP regression (1 seed) | 1.24 | +0.03 | +3.0 | yes |" in text
+    assert "| random | MSE (x1e-3) | 0.32 ± 0 | MLP regression (1 seed) | 0.31 | -0.01 |  | **no** |" in text
+    assert "| random | cosine | 0.5 ± 0 | MLP regression (1 seed) | 0.5 | +0 |  | **no** |" in text
+    assert "ahead of every baseline on 1 of 7 metrics (not met)" in text
+    assert "MAE over the noise floor's: 1.210 (met: at most 1.5)" in text
+    assert "per seed: 0.900, 0.840, 0.910 (not met: each between 0.85 and 0.95)" in text
+    assert "training seeds of ABCC (small, 1-step): 0, 1, 2 (met: at least 3)" in text
+    assert "system split" not in text  # no summaries there: nothing claimed
+    assert regenerate.goal_lines(tmp_path, "no such model") == []
 
 
 def test_seed_metrics_prints_each_seed_and_the_mean_unrounded(tmp_path):
