@@ -17,7 +17,7 @@ the peak-position drift [cm-1] (:func:`operando.flow.physics.peak_drift`) of the
 change against the true change (noiseless truth when the data has it, else the measured one).
 
 Writes ``<out>/ablation.csv`` (one row per variant and seed, plus mean/std rows),
-``<out>/ablation.md`` (the table), every run's bench files under ``<out>/runs`` and its
+``<out>/ablation.md`` (the table, then each row against the row above seed by seed), every run's bench files under ``<out>/runs`` and its
 training folder under ``<out>/train`` (an existing training folder is resumed, so use a fresh
 ``--out`` after changing settings).
 
@@ -152,7 +152,36 @@ def markdown(rows: pd.DataFrame, seeds: list[int], split: str, steps: int) -> st
             scale = METRIC_SCALES.get(m, EXTRA_SCALES.get(m, 1.0))
             row[header] = f"{mean[m] / scale:.3f}" + ("" if np.isnan(std[m]) else f" ± {std[m] / scale:.3f}")
         table.append(row)
-    return "\n".join(lines) + markdown_table(pd.DataFrame(table))
+    return "\n".join(lines) + markdown_table(pd.DataFrame(table)) + seed_by_seed(rows, seeds)
+
+
+def seed_by_seed(rows: pd.DataFrame, seeds: list[int]) -> str:
+    """Per seed, each row's MAE and peak drift, and in how many of the seeds both rows share each
+    row is worse than the row above it (the piece it removes helped there) and than the full
+    model: a mean over seeds can hide a piece that helps in one seed and hurts in the others."""
+    values = {label: rows[rows["variant"] == label].set_index("seed") for label in dict.fromkeys(rows["variant"])}
+    labels = [label for label, _ in VARIANTS if label in values]
+
+    def per_seed(label: str, m: str, scale: float) -> str:
+        part = values[label]
+        return " / ".join(f"{part.loc[s, m] / scale:.3f}" if s in part.index else "-" for s in seeds)
+
+    def worse_in(label: str, than: str, m: str) -> str:
+        common = sorted(set(values[label].index) & set(values[than].index))
+        worse = sum(values[label].loc[s, m] > values[than].loc[s, m] for s in common)
+        return f"{worse} of {len(common)}"
+
+    table = []
+    for i, label in enumerate(labels):
+        above = labels[i - 1] if i else None
+        table.append({"Variant": label, "MAE (x1e-2) per seed": per_seed(label, "MAE", METRIC_SCALES["MAE"]),
+                      "peak drift [cm-1] per seed": per_seed(label, "peak_drift_cm1", 1.0),
+                      "MAE above the row above in": worse_in(label, above, "MAE") if above else "",
+                      "peak drift above the row above in": worse_in(label, above, "peak_drift_cm1") if above else "",
+                      "MAE above the full model in": worse_in(label, labels[0], "MAE") if i else ""})
+    return (f"\nSeed by seed (seeds {' / '.join(map(str, seeds))}; \"above ... in k of n\": the seeds, of those "
+            "both rows have, in which this row's value is higher, so the piece it removes lowered it there):\n\n"
+            + markdown_table(pd.DataFrame(table)))
 
 
 def merge(folders: list[Path], out: Path, split: str) -> None:
