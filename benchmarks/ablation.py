@@ -152,7 +152,7 @@ def markdown(rows: pd.DataFrame, seeds: list[int], split: str, steps: int) -> st
             scale = METRIC_SCALES.get(m, EXTRA_SCALES.get(m, 1.0))
             row[header] = f"{mean[m] / scale:.3f}" + ("" if np.isnan(std[m]) else f" ± {std[m] / scale:.3f}")
         table.append(row)
-    return "\n".join(lines) + markdown_table(pd.DataFrame(table)) + seed_by_seed(rows, seeds)
+    return "\n".join(lines) + "\n" + markdown_table(pd.DataFrame(table)) + seed_by_seed(rows, seeds)
 
 
 def seed_by_seed(rows: pd.DataFrame, seeds: list[int]) -> str:

@@ -310,7 +310,8 @@ def main() -> None:
                           "hold MeanFlow's 6000-step default):")
     lines += included(args.ablation / "ablation.md", "## ABCC ablation (Table 4 layout)",
                       f"From `python benchmarks/ablation.py` (folder {args.ablation}):")
-    write_text(args.out, "\n".join(lines))
+    # Paths inside this checkout are shown relative to it: the page is read on other machines.
+    write_text(args.out, "\n".join(lines).replace(f"{Path(__file__).resolve().parents[1]}/", ""))
     print(f"wrote {args.out}")
 
 
