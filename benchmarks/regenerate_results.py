@@ -21,7 +21,7 @@ import torch
 
 from operando.atomic import write_text
 from operando.bench.runner import (NOISE_FLOOR, TABLE_COLUMNS, format_table, load_summaries, markdown_cell,
-                                   markdown_table, seed_summaries)
+                                   markdown_table, metric_label, seed_summaries, summaries_by_model)
 from operando.bench.uncertainty import ConformalScale
 from operando.train.checkpoint import count_values
 
@@ -186,9 +186,7 @@ def goal_lines(results: Path, model: str, min_seeds: int = 3) -> list[str]:
 
     rows, verdicts = [], []
     for split in ("random", "system"):
-        by_model: dict[str, list[dict]] = {}
-        for s in load_summaries(results, split, all_seeds=True):
-            by_model.setdefault(s["model"], []).append(s)
+        by_model = summaries_by_model(results, split)
         ours, floor = by_model.pop(model, []), by_model.pop(NOISE_FLOOR, [])
         if not ours or not by_model:
             continue
@@ -204,8 +202,7 @@ def goal_lines(results: Path, model: str, min_seeds: int = 3) -> list[str]:
             theirs = float(np.mean([r[m]["mean"] / scale for r in runs]))
             margin = sign * (mean - theirs)
             ahead += margin > 0
-            label = "SAM [deg]" if m == "SAM" else m + ('' if scale == 1 else f' (x{scale:.0e})'.replace('e-0', 'e-'))
-            rows.append(f"| {split} | {label} | "
+            rows.append(f"| {split} | {metric_label(m)} | "
                         f"{mean:.7g} ± {std:.2g} | {rival} ({len(runs)} seed{'s' * (len(runs) > 1)}) | {theirs:.7g} | "
                         f"{margin:+.3g} | {f'{margin / std:+.1f}' if std > 0 else ''} | {'yes' if margin > 0 else '**no**'} |")
         verdicts.append(f"{split} split, {model} ahead of every baseline on {ahead} of {len(TABLE_COLUMNS)} "

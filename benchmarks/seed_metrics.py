@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from operando.bench.runner import TABLE_COLUMNS, load_summaries
+from operando.bench.runner import TABLE_COLUMNS, summaries_by_model
 
 METRICS = TABLE_COLUMNS + ("coverage90",)
 
@@ -22,12 +22,10 @@ METRICS = TABLE_COLUMNS + ("coverage90",)
 def seed_lines(results: Path, split: str, models: list[str] | None = None) -> list[str]:
     """Per model of ``results/split`` (all of them, or those named in ``models``): a heading
     with its seeds, then one line per metric with the mean over seeds and each seed's value."""
-    by_model: dict[str, list[dict]] = {}
-    for s in load_summaries(results, split, all_seeds=True):
-        if models is None or s["model"] in models:
-            by_model.setdefault(s["model"], []).append(s)
     lines = []
-    for model, runs in by_model.items():
+    for model, runs in summaries_by_model(results, split).items():
+        if models is not None and model not in models:
+            continue
         lines.append(f"{results} | {model} | seeds {', '.join(str(r.get('seed', 0)) for r in runs)}")
         for m in METRICS:
             if all(m in r for r in runs):

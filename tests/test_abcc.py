@@ -512,7 +512,6 @@ def test_ablation_variants_are_cumulative():
     assert {c.conformal_share for c in rows.values()} == {ABCC_CONFORMAL_SHARE}
 
 
-
 def test_ablation_compares_each_row_with_the_one_above_seed_by_seed():
     """ablation.seed_by_seed: per-seed MAE and peak drift, and counts of the shared seeds in which
     a row is worse than the row above and than the full model (a missing seed is not counted)."""
@@ -530,6 +529,7 @@ def test_ablation_compares_each_row_with_the_one_above_seed_by_seed():
     assert "| ABCC (full) | 3.000 / 3.400 | 2.000 / 2.200 |  |  |  |" in text
     assert "| w/o Chemical Flow | 4.000 / 3.300 | 1.900 / 2.500 | 1 of 2 | 1 of 2 | 1 of 2 |" in text
     assert "| w/o two-stream | 3.900 / - | 2.000 / - | 0 of 1 | 1 of 1 | 1 of 1 |" in text
+
 
 # ------------------------------------------------------------------ data parallel
 

@@ -180,14 +180,20 @@ def load_summaries(out_dir: str | Path, split: str, all_seeds: bool = False) -> 
     return [s for i, s in enumerate(found) if i == 0 or s["model"] != found[i - 1]["model"]]
 
 
-def seed_summaries(out_dir: str | Path, split: str) -> list[dict]:
-    """Models scored with two or more training seeds: per metric, the mean and the std (ddof=1)
-    over seeds of the per-seed means (``seeds``: the seeds found)."""
+def summaries_by_model(out_dir: str | Path, split: str) -> dict[str, list[dict]]:
+    """Every ``summary.json`` under ``out_dir/split`` grouped by model name, each model's seeds in
+    ascending order (the noise floor last)."""
     by_model: dict[str, list[dict]] = {}
     for s in load_summaries(out_dir, split, all_seeds=True):
         by_model.setdefault(s["model"], []).append(s)
+    return by_model
+
+
+def seed_summaries(out_dir: str | Path, split: str) -> list[dict]:
+    """Models scored with two or more training seeds: per metric, the mean and the std (ddof=1)
+    over seeds of the per-seed means (``seeds``: the seeds found)."""
     rows = []
-    for model, runs in by_model.items():
+    for model, runs in summaries_by_model(out_dir, split).items():
         if len(runs) < 2:
             continue
         row = {"model": model, "split": split, "seeds": [r.get("seed", 0) for r in runs]}
@@ -199,12 +205,18 @@ def seed_summaries(out_dir: str | Path, split: str) -> list[dict]:
     return rows
 
 
+def metric_label(metric: str) -> str:
+    """A table metric's column label with the paper's scaling or its unit: "MAE (x1e-2)", "SAM [deg]"."""
+    if metric == "SAM":
+        return "SAM [deg]"
+    scale = METRIC_SCALES[metric]
+    return metric if scale == 1 else f"{metric} (x{scale:.0e})".replace("e-0", "e-")
+
+
 def format_table(summaries: list[dict], decimals: int = 3) -> pd.DataFrame:
     """Paper layout (Tables 2/3): one row per model, "mean ± std" with the paper's scalings
     (the mean alone where a metric has no ``std``)."""
-    header = {m: f"{m} (x{METRIC_SCALES[m]:.0e})" if METRIC_SCALES[m] != 1 else m for m in TABLE_COLUMNS}
-    header = {m: h.replace("e-0", "e-") + (" ↑" if m in HIGHER_IS_BETTER else " ↓") for m, h in header.items()}
-    header["SAM"] = "SAM [deg] ↓"
+    header = {m: metric_label(m) + (" ↑" if m in HIGHER_IS_BETTER else " ↓") for m in TABLE_COLUMNS}
     rows = []
     for s in summaries:
         row = {"Model": s["model"]}
