@@ -1,10 +1,7 @@
-"""Shared test fixtures: a tiny, fast, fully known operando dataset."""
+"""Settings every test process shares (one thread each); technique fixtures live beside their tests."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
 # One thread per test process: the suite runs as `pytest -n 2` on 2 cores, and oversubscribed
 # BLAS/OpenMP threads make small solves up to 100x slower there.
@@ -17,61 +14,3 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 torch.set_num_threads(1)
 threadpool_limits(1)
-
-import numpy as np
-import pytest
-
-from operando.data.dataset import OperandoDataset
-from operando.data.experiment import Experiment, ExperimentMeta, GroundTruth
-
-GRID = np.linspace(800.0, 2000.0, 601)
-
-
-def _band(center, fwhm):
-    return 1.0 / (1.0 + ((GRID - center) / (fwhm / 2)) ** 2)
-
-
-def toy_meta(name: str, electrode: str = "Cu", ec: float = 0.5, protocol: str = "galvanostatic",
-             molarity: float = 1.0) -> ExperimentMeta:
-    solvents = [{"name": "EC", "smiles": "C1COC(=O)O1", "fraction": ec}]
-    if ec < 1:
-        solvents.append({"name": "DMC", "smiles": "COC(=O)OC", "fraction": round(1 - ec, 6)})
-    return ExperimentMeta.from_dict({
-        "name": name, "working_electrode": electrode, "counter_electrode": "Li", "protocol": protocol,
-        "electrolyte": {"salt": {"name": "LiPF6", "smiles": "[Li+].F[P-](F)(F)(F)(F)F", "molarity": molarity},
-                        "solvents": solvents, "fraction_basis": "weight"}})
-
-
-def toy_experiment(name: str, n: int = 40, seed: int = 0, electrode: str = "Cu", ec: float = 0.5,
-                   protocol: str = "galvanostatic", noise: float = 0.005) -> Experiment:
-    """Solvent band decays and an SEI band grows as the voltage falls below 0.8 V."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) * 60.0
-    v = np.linspace(3.0, 0.05, n)
-    sei = np.cumsum(np.clip(0.8 - v, 0, None)) / n
-    solvent = 1.0 - 0.5 * sei
-    spectra = np.stack([_band(1775, 20), _band(1650, 30), _band(840, 25)])
-    conc = np.column_stack([solvent * (0.5 + ec), sei, np.full(n, 0.8)])
-    clean = conc @ spectra
-    noisy = clean + noise * rng.standard_normal(clean.shape)
-    truth = GroundTruth(clean, ["EC", "LEDC", "PF6-"], ["bulk", "sei", "bulk"], spectra, conc)
-    return Experiment(toy_meta(name, electrode, ec, protocol), t, v, GRID.copy(), noisy.astype(np.float32),
-                      current_ma=np.full(n, -0.1), truth=truth)
-
-
-@pytest.fixture
-def toy_dataset() -> OperandoDataset:
-    """Six cells: three Cu/EC:DMC, two Sn/EC:DMC, one LTO/EC (held out by a system split)."""
-    exps = [toy_experiment(f"cu-{i}", seed=i) for i in range(3)]
-    exps += [toy_experiment(f"sn-{i}", seed=10 + i, electrode="Sn") for i in range(2)]
-    exps += [toy_experiment("lto-ec", n=14, seed=20, electrode="LTO", ec=1.0)]
-    return OperandoDataset(exps, simulated=True)
-
-
-def load_benchmark(name: str):
-    """The module of the script ``benchmarks/<name>.py`` (not a package), to test its functions."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module

@@ -14,8 +14,8 @@ import pytest
 
 from io_writers import write_mpt
 from operando.errors import InputError
-from operando.io import read_echem
-from operando.io.eclab import read_mpr, read_mpt
+from operando.echem import read_echem
+from operando.echem.eclab import read_mpr, read_mpt
 
 ECLAB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eclab-yadg"
 needs_shared = pytest.mark.skipif(not ECLAB.is_dir(), reason="shared/data/eclab-yadg not beside the checkout")

@@ -9,37 +9,10 @@ import torch
 
 from operando.errors import OperandoError
 from operando.flow import MeanFlow
-from operando.nn import SiT1D, SiT1DConfig
+from operando.nn import SiT1D
 from operando.train import TrainConfig, load_weights, train
 from operando.train.checkpoint import count_values, flatten_optimizer_state, unflatten_optimizer_state
-
-WIDTH, N_SPECTRA, COND_DIM = 64, 8, 3
-
-
-def tiny_dataset():
-    """8 conditioned spectra (W = 64): Lorentzian bands of s0 rescaled and shifted by cond_vec."""
-    g = torch.Generator().manual_seed(0)
-    grid = torch.linspace(0, 1, WIDTH)
-    centers = 0.1 + 0.8 * torch.rand(N_SPECTRA, 2, 1, generator=g)
-    heights = 0.2 + 0.8 * torch.rand(N_SPECTRA, 2, 1, generator=g)
-    s0 = (heights / (1 + ((grid - centers) / 0.05) ** 2)).sum(dim=1)
-    cond_vec = torch.randn(N_SPECTRA, COND_DIM, generator=g)
-    x = (s0 * (1 + 0.5 * torch.tanh(cond_vec[:, :1]))
-         + 0.3 * torch.sigmoid(cond_vec[:, 1:2]) * torch.exp(-((grid - 0.5) / 0.1) ** 2))
-    return {"x": x, "s0": s0, "cond_vec": cond_vec}
-
-
-def tiny_model(seed=0, dtype=torch.float32):
-    torch.manual_seed(seed)
-    return SiT1D(SiT1DConfig(width=WIDTH, cond_dim=COND_DIM, patch_size=8, hidden_size=64,
-                             depth=2, num_heads=4)).to(dtype)
-
-
-def quick_config(**overrides):
-    base = dict(steps=10, batch_size=16, lr=1e-3, log_every=2, ckpt_every=4, progress=False,
-                ema_decay=0.9)
-    return TrainConfig(**{**base, **overrides})
-
+from tiny_training import COND_DIM, WIDTH, quick_config, tiny_dataset, tiny_model
 
 def predict(model, data, seed=0):
     cond = {"s0": data["s0"], "cond_vec": data["cond_vec"]}
@@ -216,23 +189,3 @@ def test_cosine_schedule_warms_up_then_decays_to_the_floor():
     assert learning_rate(constant, 1100) == 1e-3
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="step")
-
-
-def test_a_last_phase_term_in_one_run_equals_a_plain_run_continued_with_it(tmp_path):
-    """L_moment from step 4 (moment_from_step) in one 8-step run gives the weights of 4 plain steps
-    resumed for 4 more with L_moment on; on from the first step, other weights."""
-    from operando.models.abcc import PhysicsObjective
-
-    data = tiny_dataset()
-    config = quick_config(steps=8, ckpt_every=4)
-    base = dict(lambda_moment=1.0, moment_rows=8)
-    phased = tiny_model()
-    train(phased, PhysicsObjective(MeanFlow(), **base, moment_from_step=4), data, config, tmp_path / "phased")
-    continued = tiny_model()
-    train(continued, PhysicsObjective(MeanFlow()), data, quick_config(steps=4, ckpt_every=4), tmp_path / "continued")
-    train(continued, PhysicsObjective(MeanFlow(), **base), data, config, tmp_path / "continued")
-    always = tiny_model()
-    train(always, PhysicsObjective(MeanFlow(), **base), data, config, tmp_path / "always")
-    for key, value in phased.state_dict().items():
-        assert torch.equal(continued.state_dict()[key], value), key
-    assert not all(torch.equal(always.state_dict()[k], v) for k, v in phased.state_dict().items())

@@ -1,4 +1,4 @@
-"""``python -m operando`` (and ``torchrun -m operando train ...``): the ``operando`` command."""
+"""``python -m operando`` (and ``torchrun -m operando ir train ...``): the ``operando`` command."""
 from operando.cli.main import main
 
 raise SystemExit(main())

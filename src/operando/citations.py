@@ -37,7 +37,7 @@ CITATIONS: dict[str, str] = {
                  "in Computer Readable Form. Applied Spectroscopy 42 (1988) 151-162."),
     "asls": ("P. H. C. Eilers, H. F. M. Boelens. Baseline Correction with Asymmetric Least Squares "
              "Smoothing. Leiden University Medical Centre report (2005)."),
-    # Band positions and SEI chemistry of the simulator (operando.simulate, docs/simulator.md).
+    # Band positions and SEI chemistry of the simulator (operando.ir.simulate, docs/ir/simulator.md).
     "solvation-ir": ("D. M. Seo et al. Role of mixed solvation and ion pairing in the solution structure of "
                      "lithium ion battery electrolytes. J. Phys. Chem. C 119 (2015) 14038."),
     "ledc-ir": ("G. V. Zhuang, K. Xu, H. Yang, T. R. Jow, P. N. Ross. Lithium ethylene dicarbonate identified as "

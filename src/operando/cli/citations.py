@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    p = sub.add_parser("citations", help="print the references to cite")
+    p = sub.add_parser("citations", help="print the references to cite", description="print the references to cite")
     p.add_argument("keys", nargs="*", help="only these references")
     p.set_defaults(func=run)
 

@@ -1,7 +1,9 @@
-"""Entry point of the ``operando`` command.
+"""Entry point of the ``operando`` command: one group of verbs per technique, plus the verbs
+that belong to none (the main job, citations).
 
-Each subcommand lives in its own module of this package and exposes
-``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
+Each verb lives in its own module and exposes ``register(subparsers)``, which adds its parser
+and sets ``func(args) -> int``. A technique lists its verb modules in ``<technique>.cli``
+(``VERB_MODULES``); ``operando <technique> <verb>`` runs them.
 """
 from __future__ import annotations
 
@@ -11,46 +13,92 @@ import sys
 
 from operando.errors import OperandoError
 
-# Module names under operando.cli, in the order `operando --help` lists them.
-SUBCOMMAND_MODULES = [
-    "pipeline",
-    "simulate",
-    "import_export",
-    "import_operando",
-    "data",
-    "train",
-    "predict",
-    "forecast",
-    "bench",
-    "decompose",
-    "report",
-    "citations",
+# (group, package of its verb modules, one line for `operando --help`), in the order listed.
+TECHNIQUES = [
+    ("ir", "operando.ir.cli", "infrared: forecast a cell's operando IR sequence (ABCC), OpIRBench, SEI pathways"),
+    ("xas", "operando.xas.cli", "X-ray absorption: coordination and oxidation state from K-edge XANES (SPT)"),
+    ("xrm", "operando.xrm.cli", "X-ray spectromicroscopy: state-of-charge, current and potential maps"),
 ]
+# Verbs of no one technique, as modules of this package.
+GENERAL_MODULES = ["pipeline", "citations"]
+
+
+def technique_verbs(package: str) -> list[str]:
+    """The verb modules a technique's CLI package lists (none when it has no CLI yet)."""
+    try:
+        return list(importlib.import_module(package).VERB_MODULES)
+    except ModuleNotFoundError as e:
+        if e.name is not None and package.startswith(e.name):
+            return []
+        raise
+
+
+class _MapParser(argparse.ArgumentParser):
+    """The top-level parser: its help is a map, each technique with its verbs."""
+
+    def format_help(self) -> str:
+        width = max(len(name) for name in self.summaries) + 2
+        lines = ["usage: operando [--version] COMMAND ...", "",
+                 "Physics-informed machine learning for operando battery spectroscopy.", ""]
+        for name, summary in self.summaries.items():
+            lines.append(f"  {name:<{width}}{summary}")
+            if name in self.verbs_by_group:
+                lines.append(f"  {'':<{width}}  {' '.join(self.verbs_by_group[name])}")
+        lines += ["", "`operando COMMAND --help` for more; docs/<technique>/ documents each technique."]
+        return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from operando import __version__
 
-    parser = argparse.ArgumentParser(
-        prog="operando",
-        description="Physics-informed ML for operando battery IR spectroscopy (ABCC, OpIRBench).")
+    parser = _MapParser(prog="operando")
     parser.add_argument("--version", action="version", version=f"operando {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND", title="commands", parser_class=argparse.ArgumentParser)
+    parser.verbs_by_group, parser.summaries = {}, {}
+    for group, package, summary in TECHNIQUES:
+        verbs = technique_verbs(package)
+        if not verbs:
+            continue
+        g = sub.add_parser(group, help=summary, description=summary)
+        g_sub = g.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+        for name in verbs:
+            importlib.import_module(f"{package}.{name}").register(g_sub)
+        g.set_defaults(group_parser=g)
+        parser.verbs_by_group[group] = list(g_sub.choices)
+        parser.summaries[group] = summary
+    for name in GENERAL_MODULES:
         importlib.import_module(f"operando.cli.{name}").register(sub)
+        parser.summaries[name] = sub.choices[name].description or ""
     return parser
 
 
+def moved_verb(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The new spelling of a verb that was top-level before the techniques got their groups
+    (``operando ir bench`` -> ``operando ir bench``); None for anything else."""
+    if argv and argv[0] not in parser.verbs_by_group and argv[0] not in GENERAL_MODULES:
+        for group, verbs in parser.verbs_by_group.items():
+            if argv[0] in verbs:
+                return f"operando {group} {argv[0]}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    moved = moved_verb(parser, argv)
+    if moved:
+        print(f"operando: '{argv[0]}' belongs to a technique now: use `{moved}` (operando --help lists them)",
+              file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        getattr(args, "group_parser", parser).print_help()
         return 2
+    command = " ".join(part for part in (args.group, getattr(args, "verb", None)) if part)
     try:
         return int(args.func(args) or 0)
     except OperandoError as e:
-        print(f"operando {args.command}: error: {e}", file=sys.stderr)
+        print(f"operando {command}: error: {e}", file=sys.stderr)
         return 1
 
 

@@ -3,7 +3,7 @@
 simulate OpIRSpec-7K-sim (and its calibration set) -> dataset statistics (the paper's
 Figure 2) -> OpIRBench for every registered model on both splits -> the report. Every file
 lands under ``--out``; MeanFlow's random-split run folder (``results/runs/meanflow-random``) is
-the default model for ``operando forecast``; the last line printed is the path of the report.
+the default model for ``operando ir forecast``; the last line printed is the path of the report.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("pipeline", help="simulate, benchmark every model, write the report (the main job)")
+    summary = "the main job: simulate, benchmark every model, write the report"
+    p = sub.add_parser("pipeline", help=summary, description=summary)
     p.add_argument("--out", type=Path, default=Path("outputs"), help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true",
@@ -21,17 +22,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from operando.bench.suite import run_name, run_suite
-    from operando.data.stats import dataset_stats, format_stats, plot_dataset_stats
-    from operando.models import PIPELINE_MODELS
-    from operando.report import write_report
-    from operando.simulate import simulate_calibration, simulate_dataset
+    from operando.ir.bench.suite import run_name, run_suite
+    from operando.ir.data.stats import dataset_stats, format_stats, plot_dataset_stats
+    from operando.ir.models import PIPELINE_MODELS
+    from operando.ir.report import write_report
+    from operando.ir.simulate import simulate_calibration, simulate_dataset
 
     out: Path = args.out
     started = time.perf_counter()
     data_path, calibration_path = out / "opirspec7k-sim.h5", out / "calibration.h5"
 
-    print("== 1/4 simulate OpIRSpec-7K-sim (SIMULATED data: see docs/simulator.md)")
+    print("== 1/4 simulate OpIRSpec-7K-sim (SIMULATED data: see docs/ir/simulator.md)")
     ds = simulate_dataset(seed=args.seed)
     ds.save(data_path)
     simulate_calibration(seed=args.seed).save(calibration_path)
@@ -51,8 +52,8 @@ def run(args) -> int:
                           run=out / "results" / "runs" / run_name("meanflow", "system", args.seed), calibration=calibration_path)
     print(f"done in {time.perf_counter() - started:.0f} s")
     default_model = out / "results" / "runs" / run_name("meanflow", "random", args.seed)
-    print(f"default model for your own cells: {default_model}  (operando forecast --run {default_model} "
-          "--spectrum FILE --voltage FILE --meta experiment.json -o forecast/; docs/bring-your-own-data.md)")
+    print(f"default model for your own cells: {default_model}  (operando ir forecast --run {default_model} "
+          "--spectrum FILE --voltage FILE --meta experiment.json -o forecast/; docs/ir/bring-your-own-data.md)")
     print(f"report: {report}")
     return 0
 

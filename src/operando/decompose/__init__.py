@@ -4,7 +4,7 @@
 profiles C (n, K); ``suggest_n_components`` estimates K from the singular values above the
 noise; ``match_components`` / ``match_to_reference`` name the components;
 ``project_onto_spectra`` is the differentiable (torch) projection onto known spectra used by
-the model. :mod:`operando.decompose.pathways` resolves SEI formation pathways from measured
+the model. :mod:`operando.ir.pathways` resolves SEI formation pathways from measured
 and forecast sequences (difference sequence over a signed electrolyte background) and
 scores their agreement.
 """

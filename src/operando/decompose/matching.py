@@ -102,7 +102,7 @@ def match_components(S_recovered: np.ndarray, wavenumber_cm1: np.ndarray,
 
     ``S_recovered`` (K, w), ``wavenumber_cm1`` (w,); ``library`` maps a species name to its
     bands: centres in cm-1, or records with ``center_cm1`` (and optionally
-    ``relative_intensity``), such as ``operando.simulate.bands.BAND_LIBRARY``.
+    ``relative_intensity``), such as ``operando.ir.simulate.bands.BAND_LIBRARY``.
     Only bands inside the measured window count. A peak matches a band within
     ``tolerance_cm1``. A component whose best score is below ``min_score`` is ``"unassigned"``.
     With ``one_to_one`` no species names two components (Hungarian assignment on the scores).

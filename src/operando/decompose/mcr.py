@@ -46,7 +46,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.optimize import isotonic_regression
 
-from operando.data.stats import estimate_noise_std
+from operando.noise import estimate_noise_std
 
 # Relative weight of the closure equation in the augmented C step (see module docstring).
 CLOSURE_WEIGHT = 1e6
@@ -535,7 +535,7 @@ def suggest_n_components(D: np.ndarray, max_k: int = 10, *, margin: float = 1.1
     A pure white-noise matrix (n x w, std sigma) has its largest singular value near
     ``sigma (sqrt(n) + sqrt(w))`` (the Marchenko-Pastur edge); components whose singular value
     exceeds ``margin`` times that edge carry signal. sigma comes from the data itself
-    (:func:`operando.data.stats.estimate_noise_std`: robust second differences along the
+    (:func:`operando.noise.estimate_noise_std`: robust second differences along the
     wavenumber axis, median over spectra). For noiseless data the threshold falls back to the
     numerical rank tolerance. ``k`` is clipped to ``1..max_k``. ``singular_values`` are all
     singular values of ``D`` (descending); ``explained`` their cumulative fraction of sum D^2.

@@ -16,7 +16,7 @@ down to one spatial axis:
 * a zero-initialised final adaLN + linear layer maps each token back to P points; the output
   is cropped back to W. With ``out_channels`` C > 1 each token is mapped to C x P points and
   the network returns C output maps (B, C, W) from the one shared trunk (the branches of the
-  ABCC two-stream head, :mod:`operando.models.abcc`).
+  ABCC two-stream head, :mod:`operando.ir.models.abcc`).
 
 Classifier-free guidance: ``drop_cond`` (B,) replaces the *condition-vector* embedding by a
 learned null embedding. The initial spectrum ``s0`` is deliberately kept in the "null"

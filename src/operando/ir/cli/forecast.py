@@ -1,0 +1,61 @@
+"""``operando ir forecast``: forecast your cell's operando IR sequence from one static spectrum.
+
+Reads the static spectrum ``--spectrum FILE`` (Bruker OPUS, JCAMP-DX, CSV/TXT; absorbance
+covering 800-2000 cm-1), the voltage profile ``--voltage FILE`` (EC-Lab .mpt/.mpr, or a CSV
+with 'Time [s]', 'Voltage [V]' and optionally 'Current [mA]') and ``--meta experiment.json``,
+and lets the trained model of ``--run RUN`` forecast the spectrum at every step of the profile
+(thinned with --every or --steps). Writes into ``-o DIR``, all at once: forecast_mean.csv
+(absorbance; with --samples also forecast_std/low/high.csv, the 90% interval), steps.csv,
+forecast.json and the heatmap / stage plots.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("forecast", help="forecast the operando sequence of your cell from one static spectrum",
+                       description=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--run", required=True, type=Path, metavar="RUN", help="run folder from `operando ir train`")
+    p.add_argument("--spectrum", required=True, type=Path, metavar="FILE",
+                   help="static spectrum before cycling (OPUS, JCAMP-DX, CSV/TXT)")
+    p.add_argument("--voltage", required=True, type=Path, metavar="FILE",
+                   help="voltage profile: EC-Lab .mpt/.mpr or CSV with 'Time [s]','Voltage [V]'[,'Current [mA]']")
+    p.add_argument("--meta", required=True, type=Path, metavar="JSON", help="experiment.json describing the cell")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR",
+                   help="output folder (new, empty, or an earlier forecast folder, which is replaced)")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="N >= 2 sampled forecasts: adds the per-wavenumber std and 90%% interval")
+    p.add_argument("--seed", type=int, default=None, help="seed of the draws (default: the model's)")
+    thin = p.add_mutually_exclusive_group()
+    thin.add_argument("--every", type=float, default=None, metavar="SECONDS",
+                      help="one forecast step every SECONDS from the start of the profile")
+    thin.add_argument("--steps", type=int, default=None, metavar="N",
+                      help="N forecast steps evenly spaced from the start to the end of the profile")
+    p.add_argument("--convert-transmittance", action="store_true",
+                   help="accept a transmittance spectrum and convert it with A = -log10(T)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from operando.ir.forecast import check_output_folder, load_model
+
+    check_output_folder(args.output)  # before the work, not after it
+    model = load_model(args.run)
+    result = model.forecast(args.spectrum, args.voltage, args.meta, samples=args.samples, seed=args.seed,
+                            every_s=args.every, steps=args.steps,
+                            convert_transmittance=args.convert_transmittance)
+    result.save(args.output)
+    t, v = result.time_s, result.voltage_v
+    draws = (f"{result.info['samples']} draws, 90% interval" if result.info["samples"]
+             else f"mean of {result.info['draws_averaged']} draws")
+    print(f"{model.name} from {args.run}: {result.n_steps} steps, t = {t[0]:g} .. {t[-1]:g} s, "
+          f"{v.min():.3g} .. {v.max():.3g} V ({draws}, seed {result.info['seed']})")
+    if result.info["converted_from_transmittance"]:
+        print(f"{args.spectrum}: converted from transmittance (A = -log10 T)")
+    if not result.info["profile_has_current"]:
+        print(f"note: {args.voltage} has no current column; the model was conditioned on zero current")
+    print(f"wrote {args.output}/: forecast_mean.csv" + (", forecast_std.csv, forecast_low.csv, forecast_high.csv"
+                                                         if result.std is not None else "")
+          + ", steps.csv, forecast.json, forecast_heatmap.png, forecast_difference.png, forecast_stages.png")
+    return 0

@@ -1,0 +1,59 @@
+"""``operando ir predict``: forecast an experiment's sequence from its first spectrum."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="forecast every step of an experiment from its first spectrum")
+    p.add_argument("--run", required=True, type=Path, help="run folder from `operando ir train`")
+    p.add_argument("--data", required=True, type=Path, help="dataset (.h5)")
+    p.add_argument("--experiment", required=True, help="experiment name in the dataset")
+    p.add_argument("--samples", type=int, default=None,
+                   help="noise draws: writes the per-wavenumber mean, std and 90%% interval")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--streams", action="store_true",
+                   help="two-stream ABCC models: also write the electrolyte, SEI and residual contributions "
+                        "(forecast_elec/sei/residual.csv: mean change from the first spectrum, absorbance)")
+    p.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from operando.ir.bench.task import masked
+    from operando.ir.data.dataset import OperandoDataset
+    from operando.ir.data.preprocess import preprocess_experiment
+    from operando.errors import InputError
+    from operando.ir.models.export import write_steps_csv, write_wide_csv
+    from operando.ir.models.runs import load_run
+
+    model = load_run(args.run)
+    ds = OperandoDataset.load(args.data)
+    if args.experiment not in ds.names:
+        raise InputError(args.data, f"no experiment {args.experiment!r}; it has {ds.names}")
+    if args.streams and getattr(model, "streams", None) is None:
+        raise InputError(args.run, "--streams needs a two-stream ABCC model (model.abcc.two_stream = true)")
+    e, transform = preprocess_experiment(ds[args.experiment])
+    steps = np.arange(len(e))
+    context = masked(e, [0])
+    wn = e.wavenumber_cm1
+    out = args.out
+    # Back to absorbance: the experiment's scale and the reference spectrum's baseline offset.
+    scale, offset = transform.scale, transform.offset_per_spectrum[0]
+    write_steps_csv(out / "steps.csv", steps, e.time_s, e.voltage_v)
+    if args.samples:
+        draws = model.sample(context, steps, n_samples=args.samples, seed=args.seed)
+        summary = model.summarize(draws, level=0.9, system=e.system)   # conformal when the model was calibrated
+        for name, arr, shift in (("mean", summary.mean, offset), ("std", summary.std, 0.0),
+                                 ("low", summary.low, offset), ("high", summary.high, offset)):
+            write_wide_csv(out / f"forecast_{name}.csv", wn, arr * scale + shift, e.time_s)
+    else:
+        write_wide_csv(out / "forecast_mean.csv", wn, model.predict(context, steps) * scale + offset, e.time_s)
+    if args.streams:
+        parts = model.sample_streams(context, steps, n_samples=args.samples or None, seed=args.seed)
+        for name in ("elec", "sei", "residual"):
+            write_wide_csv(out / f"forecast_{name}.csv", wn, parts[name].mean(axis=0) * scale, e.time_s)
+    print(f"wrote {len(steps)} forecast spectra of {args.experiment} to {out}")
+    return 0

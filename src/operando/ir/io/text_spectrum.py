@@ -1,0 +1,167 @@
+"""Plain-text spectra (``*.csv``, ``*.txt``, ``*.dpt``, ``*.tsv``): a wavenumber column and a value column.
+
+Layout: optional comment lines (``#``, ``%`` or ``//``), optional header line(s), then rows
+``wavenumber<delimiter>value``. The delimiter (tab, ``;``, ``,`` or whitespace) and the decimal
+mark (``.`` or ``,``) are inferred from the rows: a configuration is used only if every row
+parses with it into the same number of numbers, and a file that two configurations read
+differently is refused as ambiguous. A decimal comma therefore works with tab, ``;`` or
+whitespace delimiters.
+
+The header decides the kind when it names it (``Absorbance``, ``Transmittance``/``%T``); a
+first column in nanometres or micrometres is converted to cm-1. Without a header the kind is
+guessed from the values (:func:`operando.ir.io.spectrum.guess_kind`) and flagged as guessed.
+Text files carry no acquisition time unless a comment line gives one, e.g.
+``# acquired_at: 2024-05-01T10:15:00+02:00`` (ISO 8601; a time without zone is read in
+``timezone``).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+import numpy as np
+
+from operando.errors import InputError
+from operando.files import localise, read_file_bytes
+from operando.ir.io.spectrum import finish_spectrum, guess_kind, Spectrum
+
+MAX_HEADER_LINES = 20
+# (delimiter, decimal mark) in order of preference; None = any run of whitespace.
+CONFIGURATIONS = (("\t", "."), (";", "."), (",", "."), (None, "."), ("\t", ","), (";", ","), (None, ","))
+_TIME_KEYS = ("acquired_at", "acquired", "acquisition_time", "timestamp", "datetime", "date_time")
+_COMMENT = ("#", "%", "//")
+
+
+def _fields(line: str, delimiter: str | None, decimal: str) -> list[float] | None:
+    parts = line.split(delimiter) if delimiter else line.split()
+    if delimiter and parts and parts[-1].strip() == "":
+        parts = parts[:-1]  # a trailing delimiter
+    values = []
+    for part in parts:
+        part = part.strip().strip('"')
+        if decimal == ",":
+            if "." in part:
+                return None
+            part = part.replace(",", ".")
+        try:
+            values.append(float(part))
+        except ValueError:
+            return None
+    return values
+
+
+def _try(rows: list[tuple[int, str]], delimiter, decimal):
+    """Return (n_header_lines, table) if every row after the header parses, else (None, first bad line)."""
+    header = 0
+    while header < len(rows) and header < MAX_HEADER_LINES and _fields(rows[header][1], delimiter, decimal) is None:
+        header += 1
+    table, width = [], None
+    for number, text in rows[header:]:
+        values = _fields(text, delimiter, decimal)
+        if values is None or len(values) < 2 or (width is not None and len(values) != width):
+            return None, number
+        width = len(values)
+        table.append(values)
+    if len(table) < 2:
+        return None, rows[-1][0] if rows else 1
+    return header, np.asarray(table, dtype=np.float64)
+
+
+def _split_header(line: str, delimiter: str | None) -> list[str]:
+    parts = line.split(delimiter) if delimiter else line.split()
+    return [p.strip().strip('"').lower() for p in parts]
+
+
+def _time_from_comments(comments: list[tuple[int, str]], path, tz, metadata) -> datetime | None:
+    for number, text in comments:
+        m = re.match(r"([A-Za-z_ ]+?)\s*[:=]\s*(.+)$", text.lstrip("#%/").strip())
+        if not m or m.group(1).strip().lower().replace(" ", "_") not in _TIME_KEYS:
+            continue
+        try:
+            moment = datetime.fromisoformat(m.group(2).strip())
+        except ValueError:
+            raise InputError(path, f"acquisition time {m.group(2).strip()!r} is not ISO 8601 "
+                                   "(e.g. 2024-05-01T10:15:00+02:00)", line=number) from None
+        return localise(moment, tz, metadata)
+    return None
+
+
+def read_text_spectrum(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> Spectrum:
+    """Read a two-column text spectrum (wavenumber, value); see the module docstring."""
+    path = Path(path)
+    data = read_file_bytes(path, "a text spectrum")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    comments, rows = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        (comments if stripped.startswith(_COMMENT) else rows).append((number, stripped))
+    if not rows:
+        raise InputError(path, "no data rows (expected 'wavenumber, absorbance' per line)")
+
+    found, furthest_line = [], rows[0][0]
+    for delimiter, decimal in CONFIGURATIONS:
+        header, table = _try(rows, delimiter, decimal)
+        if header is None:
+            furthest_line = max(furthest_line, table)  # report the row where the best try failed
+            continue
+        found.append((header, delimiter, decimal, table))
+    if not found:
+        raise InputError(path, "row is not 'wavenumber<delimiter>value' numbers (delimiters tried: tab, ';', "
+                               "',', spaces; decimal mark '.' or ',')", line=furthest_line)
+    header, delimiter, decimal, table = min(found, key=lambda f: f[0])  # stable: keeps preference order
+    rivals = [f for f in found if f[0] == header and f[3].shape == table.shape
+              and not np.array_equal(f[3], table, equal_nan=True)]
+    if rivals:
+        raise InputError(path, f"ambiguous: the rows read both with delimiter {delimiter or 'space'!r} / decimal "
+                               f"{decimal!r} and {rivals[0][1] or 'space'!r} / {rivals[0][2]!r}; use ';' or tab "
+                               "as delimiter with a decimal comma")
+
+    names = _split_header(rows[header - 1][1], delimiter) if header else []
+    metadata: dict = {"format": "text", "delimiter": delimiter or "whitespace", "decimal_mark": decimal,
+                      "columns": names}
+    column = _value_column(table, names, path, rows[header][0], delimiter)
+    x, y = table[:, 0], table[:, column]
+    x = _to_wavenumber(x, names[0] if names else "", path, rows[max(header - 1, 0)][0])
+    kind = _kind_from_header(names[column] if names else "", y, metadata)
+    when = _time_from_comments(comments, path, timezone, metadata)
+    return finish_spectrum(path, x, y, kind, when, metadata, line=rows[header][0])
+
+
+def _value_column(table: np.ndarray, names: list[str], path, line: int, delimiter) -> int:
+    if table.shape[1] == 2:
+        return 1
+    named = [i for i, n in enumerate(names[1:], start=1) if re.search(r"absorb|transm|%t\b", n)]
+    if len(named) == 1 and len(names) == table.shape[1]:
+        return named[0]
+    hint = ("; a decimal comma with ',' as delimiter is ambiguous: use ';' or tab" if delimiter == "," else "")
+    raise InputError(path, f"has {table.shape[1]} columns; expected 2 (wavenumber, absorbance) or a header "
+                           f"naming exactly one 'Absorbance'/'Transmittance' column{hint}", line=line)
+
+
+def _to_wavenumber(x: np.ndarray, name: str, path, line: int) -> np.ndarray:
+    if re.search(r"\bnm\b|nanomet", name):
+        factor = 1e7
+    elif re.search(r"µm|um\b|microm|micron", name):
+        factor = 1e4
+    else:
+        return x
+    if np.any(x <= 0):
+        raise InputError(path, "wavelengths must be > 0 to convert to wavenumbers", line=line)
+    return factor / x
+
+
+def _kind_from_header(name: str, y: np.ndarray, metadata: dict) -> str:
+    if "absorb" in name or name in ("a", "abs", "au"):
+        metadata["kind_declared"] = True
+        return "absorbance"
+    if "transm" in name or "%t" in name or name == "t":
+        metadata["kind_declared"] = True
+        metadata["transmittance_percent"] = "%" in name or bool(np.max(y) > 1.5)
+        return "transmittance"
+    return guess_kind(y, metadata)
