@@ -137,7 +137,7 @@ def test_choose_rank_on_a_noisy_rank_three_matrix():
 
 def test_calibration_file_errors(tmp_path, train_and_context):
     train, _ = train_and_context
-    with pytest.raises(InputError, match="operando simulate --calibration"):
+    with pytest.raises(InputError, match="operando ir simulate --calibration"):
         forecaster(calibration=str(tmp_path / "missing.h5")).prepare(train)
     only_electrolytes = OperandoDataset([e for e in synthetic_calibration() if "ref" not in e.name])
     with pytest.raises(InputError, match="SEI reference"):

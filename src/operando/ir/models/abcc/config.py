@@ -25,7 +25,7 @@ class ABCCConfig:
     Chemical Flow: the target itself is ``FlowModelConfig.target``; ``trajectory`` /
     ``segment_length``: trajectory batches (see the module docstring).
 
-    Two-stream: ``two_stream``; ``calibration``: the calibration HDF5 file (``operando simulate
+    Two-stream: ``two_stream``; ``calibration``: the calibration HDF5 file (``operando ir simulate
     --calibration -o FILE``) or ``"simulated"`` (build the simulator's calibration set with
     ``calibration_seed`` in memory; only meaningful for simulated operando data);
     ``residual``: what may remain outside the two streams, ``"none"`` (nothing),

@@ -257,7 +257,7 @@ def load_calibration(config: ABCCConfig):
                 f"simulated calibration set (seed {config.calibration_seed})")
     path = Path(config.calibration)
     if not path.is_file():
-        raise InputError(path, "calibration file not found; write it with `operando simulate --calibration -o "
+        raise InputError(path, "calibration file not found; write it with `operando ir simulate --calibration -o "
                                f"{path}` (simulated data) or measure one (docs/ir/abcc.md), or set "
                                "model.abcc.calibration", field="model.abcc.calibration")
     return preprocess_dataset(OperandoDataset.load(path)), path
