@@ -198,12 +198,17 @@ def check_output_folder(folder: str | Path) -> None:
 
 # ------------------------------------------------------------------------------ the inputs
 
-def read_static_spectrum(spectrum, *, convert_transmittance: bool = False):
-    """Read and check the static spectrum: a path (or an already read Spectrum) -> absorbance Spectrum."""
+def read_static_spectrum(spectrum, *, convert_transmittance: bool = False,
+                         window_cm1: tuple[float, float] | None = None):
+    """Read and check the static spectrum: a path (or an already read Spectrum) -> absorbance
+    Spectrum covering ``window_cm1`` (default: the 800-2000 cm-1 window)."""
     from operando.ir.io import Spectrum, check_ir_window, read_spectrum, require_absorbance
 
     s = spectrum if isinstance(spectrum, Spectrum) else read_spectrum(spectrum)
-    check_ir_window(s)
+    if window_cm1 is None:
+        check_ir_window(s)
+    else:
+        check_ir_window(s, window_cm1=window_cm1)
     return require_absorbance(s, convert_transmittance=convert_transmittance)
 
 
@@ -334,7 +339,8 @@ class ForecastModel:
             raise InputError(None, f"must be an integer >= 1, got {point_draws!r}", field="point_draws")
         _check_thinning(every_s, steps)
         cell = meta if isinstance(meta, ExperimentMeta) else ExperimentMeta.from_json_file(meta)
-        static = read_static_spectrum(spectrum, convert_transmittance=convert_transmittance)
+        window = (self.preprocess.grid_min_cm1, self.preprocess.grid_max_cm1)
+        static = read_static_spectrum(spectrum, convert_transmittance=convert_transmittance, window_cm1=window)
         log = read_voltage_profile(voltage)
         time_s, voltage_v, current_ma = profile_steps(log, every_s=every_s, steps=steps)
 
@@ -508,12 +514,13 @@ def load_model(run_dir: str | Path) -> ForecastModel:
         hint = ("training did not finish; rerun `operando ir train` with the same config to resume"
                 if "forecaster.json" in missing else "copy the whole run folder")
         raise InputError(run_dir, f"incomplete run folder: missing {', '.join(missing)} ({hint})")
-    from operando.ir.models.runs import load_run
+    from operando.ir.models.runs import load_run, run_preprocess
 
+    preprocess = run_preprocess(run_dir)
     try:
         forecaster = load_run(run_dir)
     except OperandoError:
         raise
     except Exception as e:  # json, safetensors and torch raise anything on damaged files
         raise InputError(run_dir, f"damaged run folder: cannot load the model ({type(e).__name__}: {e})") from None
-    return ForecastModel(forecaster, run_dir)
+    return ForecastModel(forecaster, run_dir, preprocess)

@@ -29,7 +29,7 @@ def run(args) -> int:
     from operando.ir.forecast import anchored_forecast
     from operando.errors import InputError
     from operando.ir.models.export import write_steps_csv, write_wide_csv
-    from operando.ir.models.runs import load_run
+    from operando.ir.models.runs import load_run, run_preprocess
 
     if args.samples is not None and args.samples < 2:
         raise InputError(None, f"must be at least 2 (draws for a spread and an interval), got {args.samples}",
@@ -41,7 +41,7 @@ def run(args) -> int:
     if args.streams and getattr(model, "streams", None) is None:
         raise InputError(args.run, "--streams needs a two-stream ABCC model (model.abcc.two_stream = true)")
     raw = ds[args.experiment]
-    e, transform = preprocess_experiment(raw)
+    e, transform = preprocess_experiment(raw, run_preprocess(args.run))
     steps = np.arange(len(e))
     context = masked(e, [0])
     wn = e.wavenumber_cm1
