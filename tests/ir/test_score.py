@@ -127,11 +127,12 @@ def test_cli_prints_and_writes_every_metric_next_to_persistence(measured, capsys
     table = pd.read_csv(out / "score.csv")
     assert list(table.columns) == ["scoring", "forecast", "MAE", "MSE", "RMSE", "SAM", "cosine", "R2", "DILATE",
                                    "MAE ratio"]
-    assert len(table) == 4 and np.isfinite(table[["MAE", "R2", "DILATE"]].to_numpy()).all()
+    assert len(table) == 8 and np.isfinite(table[["MAE", "R2", "DILATE"]].to_numpy()).all()
+    assert list(table.forecast[:4]) == ["model", "few-shot", "linear extrapolation", "persistence"]
     per = pd.read_csv(out / "per_spectrum.csv")
-    assert len(per) == 2 * 8 * 2 * 2 and set(per.step) == set(range(2, 10))
+    assert len(per) == 2 * 8 * 4 * 2 and set(per.step) == set(range(2, 10))
     info = json.loads((out / "score.json").read_text())
-    assert info["first"] == 2 and info["format"] == "operando-score" and len(info["table"]) == 4
+    assert info["first"] == 2 and info["format"] == "operando-score" and len(info["table"]) == 8
     # the same command again replaces the folder; a folder of other files is refused
     assert main(["ir", "score", "--data", str(data), "--run", str(run), "-o", str(out)]) == 0
     assert json.loads((out / "score.json").read_text())["first"] == 1
@@ -149,3 +150,45 @@ def test_cli_errors_name_the_file(measured, capsys):
     assert "measured.h5: experiment 'cu-0' has 10 spectra; --first 10 leaves none" in err and err.count("\n") == 1
     assert main(["ir", "score", "--data", str(data), "--run", str(run), "--experiment", "nope"]) == 1
     assert "measured.h5: no experiment 'nope'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ few-shot (issue 34, item 4)
+
+def test_prefix_correction_recovers_a_gain_and_a_root_time_drift_exactly():
+    """A cell whose change is 1.7 times the model's plus a drift growing as sqrt(t): fitted on
+    the first 5 spectra, the correction forecasts every later step exactly."""
+    from operando.ir.models.fewshot import prefix_correction
+
+    rng = np.random.default_rng(1)
+    n, width = 20, GRID.size
+    t = 300.0 * np.arange(n)
+    d = np.outer(np.linspace(0, 1, n) ** 2, rng.standard_normal(width))   # the model's change, d_0 = 0
+    v = np.sin(3 * X)
+    truth = 0.5 + 1.7 * d + 0.002 * np.sqrt(t)[:, None] * v[None]
+    fit = prefix_correction(truth[:5], d, t)
+    assert fit.gain == pytest.approx(1.7, rel=1e-6)
+    np.testing.assert_allclose(fit.apply(truth[:5], d, t), truth, atol=1e-9)
+    # k = 1: the zero-shot forecast re-anchored, nothing fitted
+    one = prefix_correction(truth[:1], d, t)
+    assert one.gain == 1.0 and not np.any(one.drift)
+    np.testing.assert_allclose(one.apply(truth[:1], d, t), truth[0] + d)
+
+
+def test_linear_extrapolation_is_exact_on_lines():
+    from operando.ir.models.fewshot import linear_extrapolation
+
+    t = 60.0 * np.arange(12)
+    lines = 0.3 + np.outer(t, np.linspace(-1e-4, 1e-4, GRID.size))
+    np.testing.assert_allclose(linear_extrapolation(lines[:4], t), lines, atol=1e-12)
+    with pytest.raises(ValueError, match="at least 2"):
+        linear_extrapolation(lines[:1], t)
+
+
+def test_first_k_scores_few_shot_and_linear_extrapolation_too(measured):
+    """With K >= 2 the table has four forecasts; with K = 1 two (few-shot is the zero-shot one)."""
+    data, _, _ = measured
+    cells = list(OperandoDataset.load(data))
+    score = score_measured(Echo(slope=0.0), cells, first=3)
+    assert score.forecasts == ["model", "few-shot", "linear extrapolation", "persistence"]
+    assert len(score.table()) == 8
+    assert score_measured(Echo(), cells, first=1).forecasts == ["model", "persistence"]

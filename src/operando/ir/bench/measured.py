@@ -7,6 +7,11 @@ For every experiment of a measured dataset (HDF5 from ``operando ir import`` or
   (:func:`operando.ir.forecast.anchored_forecast`: the first spectrum plus the predicted
   change); with ``K > 1`` re-anchored to the last given spectrum, ``y_{K-1} + (d_m - d_{K-1})``
   with ``d`` the predicted change, so it starts from the latest measurement as persistence does;
+* **few-shot** (``K >= 2``): the model's change corrected on the K given spectra of the cell
+  (:mod:`operando.ir.models.fewshot`: a gain of the predicted change and a rank-1 drift in
+  the square root of time, fitted in closed form);
+* **linear extrapolation** (``K >= 2``): the per-wavenumber straight line in time through the
+  K given spectra;
 * **persistence**: the last given spectrum ``y_{K-1}`` repeated (doing nothing).
 
 Units. Each experiment is put on the run's grid and expressed in the units of its first
@@ -38,6 +43,7 @@ SPECTRUM_METRICS = ("MAE", "MSE", "RMSE", "SAM", "cosine", "R2")
 METRICS = SPECTRUM_METRICS + ("DILATE",)
 SCORINGS = ("as measured", "drift removed")
 MODEL, PERSISTENCE = "model", "persistence"
+FEW_SHOT, LINEAR = "few-shot", "linear extrapolation"
 
 
 def remove_drift(true: np.ndarray, pred: np.ndarray, wavenumber_cm1: np.ndarray) -> np.ndarray:
@@ -130,6 +136,7 @@ def score_measured(forecaster, experiments, *, first: int = 1, preprocess=None, 
     from operando.ir.bench.task import masked
     from operando.ir.data.preprocess import PreprocessConfig
     from operando.ir.forecast import POINT_DRAWS, anchored_forecast
+    from operando.ir.models.fewshot import linear_extrapolation, prefix_correction
 
     if isinstance(first, bool) or int(first) != first or first < 1:
         raise InputError(None, f"must be an integer >= 1, got {first!r}", field="--first")
@@ -147,8 +154,12 @@ def score_measured(forecaster, experiments, *, first: int = 1, preprocess=None, 
                                      system=e.system, point_draws=point_draws or POINT_DRAWS)
         steps = np.arange(first, len(e))
         last = first - 1
-        forecasts = {MODEL: y[last] + anchored.change[steps] - anchored.change[last],
-                     PERSISTENCE: np.repeat(y[last:first], len(steps), axis=0)}
+        forecasts = {MODEL: y[last] + anchored.change[steps] - anchored.change[last]}
+        if first >= 2:
+            correction = prefix_correction(y[:first], anchored.change, e.time_s)
+            forecasts[FEW_SHOT] = correction.apply(y[:first], anchored.change, e.time_s)[steps]
+            forecasts[LINEAR] = linear_extrapolation(y[:first], e.time_s)[steps]
+        forecasts[PERSISTENCE] = np.repeat(y[last:first], len(steps), axis=0)
         for name, make in (extra_forecasts or {}).items():
             forecasts[name] = np.asarray(make(_on_grid(e, grid, y), first), dtype=np.float64)
         true = y[steps]
