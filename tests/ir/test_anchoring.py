@@ -144,3 +144,48 @@ def test_point_forecast_averages_the_draws_noise_away(models, cell):
     spread_one = np.std(one[0][1:] - one[1][1:])
     spread_many = np.std(many[0][1:] - many[1][1:])
     assert spread_many < 0.25 * spread_one   # 1/8 expected for independent draws
+
+
+class Still:
+    """A forecaster that predicts no change (its draws are the first spectrum)."""
+
+    seed = 0
+
+    class config:
+        n_samples = 2
+
+    def sample(self, context, steps, n_samples=None, seed=None):
+        s0 = context.absorbance[0].astype(np.float64)
+        return np.broadcast_to(s0, (n_samples, len(steps), s0.size)).copy()
+
+
+def test_measured_prefix_is_kept_and_its_sqrt_time_drift_continued(inputs, cell, tmp_path, capsys):
+    """Few-shot (issue 34, item 4): given the spectra of steps 1..4, those steps are the measured
+    spectra exactly, and a cell drifting as sqrt(t) is forecast exactly from them."""
+    from operando.cli.main import main
+
+    files, voltage, meta = inputs
+    static = np.interp(AXIS, GRID, cell.absorbance[0].astype(np.float64)) + extra(AXIS)
+    direction = 1e-4 * np.cos((AXIS - 700.0) / 200.0)
+    measured = []
+    for j in range(1, 5):
+        path = tmp_path / f"m{j}.csv"
+        y = static + np.sqrt(cell.time_s[j]) * direction
+        path.write_text("Wavenumber [cm-1],Absorbance\n" + "".join(f"{float(a)!r},{float(b)!r}\n"
+                                                                  for a, b in zip(AXIS, y)))
+        measured.append(path)
+    result = ForecastModel(Still()).forecast(files["odd"], voltage, meta, samples=2, measured=measured)
+    expected = (np.interp(GRID, AXIS[::-1], static[::-1])
+                + np.sqrt(cell.time_s)[:, None] * np.interp(GRID, AXIS[::-1], direction[::-1])[None])
+    np.testing.assert_allclose(result.mean, expected, atol=1e-10)
+    on_grid = [np.interp(GRID, AXIS[::-1], (static + np.sqrt(cell.time_s[j]) * direction)[::-1]) for j in range(5)]
+    for j in range(5):   # the measured steps: exactly the files, zero-width interval
+        np.testing.assert_allclose(result.mean[j], on_grid[j], atol=1e-12)
+        assert np.array_equal(result.low[j], result.mean[j]) and np.all(result.std[j] == 0)
+    assert np.array_equal(result.mean[0], result.static_absorbance)
+    assert result.info["measured_steps"] == 5 and result.info["few_shot_gain"] == 1.0
+    # too many measured spectra for the profile: one clear error
+    from operando.errors import InputError
+
+    with pytest.raises(InputError, match="nothing would be left to forecast"):
+        ForecastModel(Still()).forecast(files["odd"], voltage, meta, steps=4, measured=measured)

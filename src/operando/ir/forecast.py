@@ -315,7 +315,7 @@ class ForecastModel:
 
     def forecast(self, spectrum, voltage, meta, *, samples: int | None = None, seed: int | None = None,
                  every_s: float | None = None, steps: int | None = None, convert_transmittance: bool = False,
-                 level: float = INTERVAL_LEVEL, point_draws: int = POINT_DRAWS) -> Forecast:
+                 level: float = INTERVAL_LEVEL, point_draws: int = POINT_DRAWS, measured=None) -> Forecast:
         """Forecast the sequence at the steps of ``voltage`` from the static ``spectrum``.
 
         ``spectrum``, ``voltage``, ``meta``: paths (or a read Spectrum / EchemLog /
@@ -323,6 +323,11 @@ class ForecastModel:
         central ``level`` interval. The point forecast is the static spectrum plus the mean
         change of ``max(samples, point_draws)`` draws (:func:`anchored_forecast`; step 0 is the
         static spectrum itself). ``seed`` (default: the model's) makes the draws reproducible.
+        ``measured``: spectra (paths or Spectrum) measured at steps 1, 2, ... of the profile
+        after the static one (few-shot, :mod:`operando.ir.models.fewshot`): those steps are
+        the measured spectra, and the rest are the zero-shot forecast corrected on them (a
+        gain of the predicted change and a sqrt(t) drift, fitted per cell), starting from the
+        last measured spectrum; the interval keeps the zero-shot spread around it.
         ``every_s`` / ``steps`` thin the profile. Raises InputError for malformed inputs.
         """
         from operando.ir.data.experiment import Experiment, ExperimentMeta
@@ -354,10 +359,32 @@ class ForecastModel:
         context = Experiment(meta=cell, time_s=time_s, voltage_v=voltage_v, wavenumber_cm1=grid.copy(),
                              absorbance=absorbance, current_ma=current_ma)
 
+        prefix = self._measured_prefix(measured, on_grid, window, convert_transmittance, k)
         seed = int(self.forecaster.seed if seed is None else seed)
         scale, offset = transform.scale, float(transform.offset_per_spectrum[0])
         anchored = anchored_forecast(self.forecaster, context, on_grid, scale, samples=samples, seed=seed,
                                      level=level, system=cell.system, point_draws=point_draws)
+        few_shot = {}
+        if prefix is not None:
+            from operando.ir.models.fewshot import prefix_correction
+
+            correction = prefix_correction(prefix, anchored.change, time_s)
+            corrected = correction.apply(prefix, anchored.change, time_s)
+            shift = corrected - anchored.mean
+            shift[:len(prefix)] = prefix - anchored.mean[:len(prefix)]
+            anchored.mean = corrected
+            for name in ("low", "high"):
+                bound = getattr(anchored, name)
+                if bound is not None:
+                    bound = bound + shift
+                    bound[:len(prefix)] = prefix
+                    setattr(anchored, name, bound)
+            if anchored.std is not None:
+                anchored.std[:len(prefix)] = 0.0
+            few_shot = {"measured_steps": len(prefix),
+                        "measured": [str(getattr(m, "source", m)) for m in measured],
+                        "few_shot_gain": correction.gain,
+                        "few_shot_drift_rms_per_sqrt_s": float(np.sqrt(np.mean(correction.drift ** 2)))}
         info = {"format": "operando-forecast", "model": self.name,
                 "run": None if self.run_dir is None else str(self.run_dir),
                 "spectrum": str(static.source), "voltage": str(log.source),
@@ -368,10 +395,30 @@ class ForecastModel:
                 "every_s": every_s, "steps_requested": steps,
                 "converted_from_transmittance": static.metadata.get("converted_from"),
                 "static_offset_absorbance": offset, "static_scale_absorbance": scale,
-                "profile_has_current": current_ma is not None, **anchored.info}
+                "profile_has_current": current_ma is not None, **anchored.info, **few_shot}
         return Forecast(wavenumber_cm1=grid.copy(), time_s=time_s, voltage_v=voltage_v, current_ma=current_ma,
                         mean=anchored.mean, static_absorbance=on_grid, std=anchored.std, low=anchored.low,
                         high=anchored.high, level=None if samples is None else level, info=info)
+
+    def _measured_prefix(self, measured, static_on_grid, window, convert_transmittance, n_steps):
+        """The static spectrum and the ``measured`` ones on the grid, (k, W) absorbance; None
+        without measured spectra. Each is read and checked like the static spectrum."""
+        from operando.ir.data.preprocess import resample
+
+        if measured is None:
+            return None
+        if isinstance(measured, (str, Path)) or not len(measured):
+            raise InputError(None, "give a list of one or more spectra measured after the static one",
+                             field="measured")
+        if 1 + len(measured) >= n_steps:
+            raise InputError(None, f"{len(measured)} measured spectra cover steps 1..{len(measured)}, but the profile "
+                                   f"has {n_steps} steps: nothing would be left to forecast", field="measured")
+        rows = [static_on_grid]
+        for item in measured:
+            spectrum = read_static_spectrum(item, convert_transmittance=convert_transmittance, window_cm1=window)
+            rows.append(resample(spectrum.wavenumber_cm1, spectrum.values, self.preprocess.grid,
+                                 source=str(spectrum.source)))
+        return np.stack(rows)
 
     def _interval_name(self, system: str) -> str:
         """How the interval of a forecast for ``system`` is calibrated (the forecaster's
