@@ -189,3 +189,12 @@ def test_measured_prefix_is_kept_and_its_sqrt_time_drift_continued(inputs, cell,
 
     with pytest.raises(InputError, match="nothing would be left to forecast"):
         ForecastModel(Still()).forecast(files["odd"], voltage, meta, steps=4, measured=measured)
+
+
+def test_forecast_json_reports_the_noise_left_in_the_point_change(models, cell):
+    context = masked(cell, [0])
+    static = cell.absorbance[0].astype(np.float64)
+    few = anchored_forecast(models["meanflow"], context, static, 1.0, seed=1, point_draws=1)
+    many = anchored_forecast(models["meanflow"], context, static, 1.0, seed=1, point_draws=64)
+    assert 0 < many.info["change_noise_std"] < 0.5 * few.info["change_noise_std"]
+    assert many.info["static_noise_std"] == pytest.approx(float(np.std(np.diff(static, 2)) / np.sqrt(6)), rel=0.5)

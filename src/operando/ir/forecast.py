@@ -524,7 +524,12 @@ def anchored_forecast(forecaster, context, static_absorbance: np.ndarray, scale:
                       f"{outside:.3g} times its noise std); the forecast keeps it from the measured spectrum at "
                       "every step, and the model predicts the change from the in-span part only. Use a "
                       "calibration set that covers this electrolyte if that structure changes", stacklevel=2)
+    from operando.noise import estimate_noise_std
+
+    # what noise is left in the point forecast's change, next to the measured spectrum's own
+    change_noise = float(np.median(estimate_noise_std(change[1:]))) if k > 1 else 0.0
     info = {"anchored": True, "draws_averaged": n,
+            "change_noise_std": change_noise, "static_noise_std": float(estimate_noise_std(static)),
             "point": "noise-end mean estimates" if noise_end else "mean of draws",
             "change_reference": "in-span part of the first spectrum" if outside is not None else "first spectrum",
             "outside_span_over_noise": outside}
