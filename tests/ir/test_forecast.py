@@ -229,7 +229,7 @@ def _bad_inputs(tmp: Path, files, run_dir):
                            ["backwards.csv", "line 4", "time goes backwards (20 s -> 10 s)"]),
         "composition": (ok[:2] + (bad_meta, run_dir), ["bad_experiment.json", "electrolyte.solvents",
                                                        "solvent fractions must sum to 1, they sum to 0.9"]),
-        "run missing": (ok[:3] + (tmp / "no_such_run",), ["no_such_run", "no such run folder", "operando train"]),
+        "run missing": (ok[:3] + (tmp / "no_such_run",), ["no_such_run", "no such run folder", "operando ir train"]),
         "run incomplete": (ok[:3] + (incomplete,), ["incomplete_run", "missing encoder.safetensors"]),
     }
 
