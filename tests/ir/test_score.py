@@ -192,3 +192,15 @@ def test_first_k_scores_few_shot_and_linear_extrapolation_too(measured):
     assert score.forecasts == ["model", "few-shot", "linear extrapolation", "persistence"]
     assert len(score.table()) == 8
     assert score_measured(Echo(), cells, first=1).forecasts == ["model", "persistence"]
+
+
+def test_an_experiment_off_the_grid_or_with_gaps_is_one_clear_error():
+    e = toy_experiment("cu-0", n=6, seed=0)
+    keep = (GRID >= 900) & (GRID <= 1500)
+    narrow = dataclasses.replace(e, wavenumber_cm1=GRID[keep], absorbance=e.absorbance[:, keep], truth=None)
+    with pytest.raises(InputError, match=r"data\.h5: experiment 'cu-0' covers 900-1500 cm-1, which does not cover"):
+        score_measured(Echo(), [narrow], source="data.h5")
+    holes = e.absorbance.astype(np.float64).copy()
+    holes[3, 10] = np.nan
+    with pytest.raises(InputError, match=r"data\.h5: experiment 'cu-0': spectrum 3 has missing or non-finite"):
+        score_measured(Echo(), [dataclasses.replace(e, absorbance=holes, truth=None)], source="data.h5")

@@ -122,15 +122,13 @@ def first_spectrum_units(e, preprocess, source: str):
 
 
 def score_measured(forecaster, experiments, *, first: int = 1, preprocess=None, seed: int = 0,
-                   point_draws: int | None = None, source: str = "the dataset",
-                   extra_forecasts=None) -> MeasuredScore:
+                   point_draws: int | None = None, source: str = "the dataset") -> MeasuredScore:
     """Forecast every experiment from its first ``first`` spectra and score it (module docstring).
 
     ``forecaster``: a fitted flow forecaster (``sample``) of the run; ``experiments``: measured
     :class:`~operando.ir.data.experiment.Experiment` s (raw, any axis covering the grid);
-    ``preprocess``: the run's :class:`~operando.ir.data.preprocess.PreprocessConfig`;
-    ``extra_forecasts``: optional ``{name: f(experiment_in_units, first) -> (n - first, W)}``
-    scored beside the model and persistence. Raises InputError naming ``source`` for an
+    ``preprocess``: the run's :class:`~operando.ir.data.preprocess.PreprocessConfig`. Raises
+    InputError naming ``source`` for an
     experiment with fewer than ``first + 1`` spectra or a grid it does not cover.
     """
     from operando.ir.bench.task import masked
@@ -160,8 +158,6 @@ def score_measured(forecaster, experiments, *, first: int = 1, preprocess=None, 
             forecasts[FEW_SHOT] = correction.apply(y[:first], anchored.change, e.time_s)[steps]
             forecasts[LINEAR] = linear_extrapolation(y[:first], e.time_s)[steps]
         forecasts[PERSISTENCE] = np.repeat(y[last:first], len(steps), axis=0)
-        for name, make in (extra_forecasts or {}).items():
-            forecasts[name] = np.asarray(make(_on_grid(e, grid, y), first), dtype=np.float64)
         true = y[steps]
         for name, pred in forecasts.items():
             for scoring in SCORINGS:
