@@ -36,3 +36,48 @@ def test_unknown_electrode_is_other_and_warned_once(meta, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(condition_vector(unknown), vec)  # second time: silent
+
+
+# ------------------------------------------------------------------ issue 34, item 3: names as written
+
+def _electrode_one_hot(meta):
+    start = 1 + len(features.SOLVENT_VOCAB) + len(features.ADDITIVE_VOCAB)
+    return condition_vector(meta)[start:start + len(ELECTRODE_VOCAB)]
+
+
+@pytest.mark.parametrize("name, material", [
+    ("Cu-PVDF", "Cu"), ("Cu foil", "Cu"), ("copper mesh", "Cu"), ("LTO/SuperP 90/10", "LTO"),
+    ("Li4Ti5O12", "LTO"), ("graphite (SLP30)", "graphite"), ("SLP-30", "graphite"), ("CoO/SuperP (90/10)", "CoO"),
+    ("cobalt(II) oxide", "CoO"), ("PVDF-bound Sn", "Sn"), ("Si/graphite", "Si"), ("Li metal", "Li")])
+def test_electrode_names_as_scientists_write_them_land_on_their_active_material(meta, monkeypatch, name, material):
+    monkeypatch.setattr(features, "_WARNED_UNKNOWN", set())
+    assert features.active_material(name) == material
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one_hot = _electrode_one_hot(dataclasses.replace(meta, working_electrode=name))
+    assert one_hot.sum() == 1.0 and one_hot[ELECTRODE_VOCAB.index(material)] == 1.0
+
+
+@pytest.mark.parametrize("name", ["NMC811", "SnO2", "Co3O4", "Super P", "PVDF"])
+def test_names_of_no_known_active_material_still_warn(meta, monkeypatch, name):
+    monkeypatch.setattr(features, "_WARNED_UNKNOWN", set())
+    assert features.active_material(name) is None
+    with pytest.warns(UserWarning, match=rf"'{name}' is not in the cell embedding's vocabulary.*first active material"):
+        one_hot = _electrode_one_hot(dataclasses.replace(meta, working_electrode=name))
+    assert one_hot[-1] == 1.0
+
+
+def test_simulated_electrodes_keep_their_slots(meta):
+    """The recorded benchmark's cells: every simulated working electrode is encoded as before
+    the names were parsed (the earlier rule: the name itself or a vocabulary word followed by
+    '/' or a space)."""
+    from operando.ir.simulate.systems import SYSTEMS
+
+    def earlier_rule(name):
+        key = name.strip().lower()
+        return next(i for i, v in enumerate(ELECTRODE_VOCAB)
+                    if key == v.lower() or key.startswith(v.lower() + "/") or key.startswith(v.lower() + " "))
+
+    for system in SYSTEMS:
+        slot = features.electrode_slot(system.working_electrode)
+        assert slot == earlier_rule(system.working_electrode) and ELECTRODE_VOCAB[slot] != "other"

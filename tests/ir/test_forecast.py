@@ -19,7 +19,7 @@ import operando.ir
 from io_writers import write_jcamp, write_mpt, write_opus
 from operando.cli.main import main
 from operando.errors import InputError
-from operando.ir.forecast import ForecastModel, profile_steps
+from operando.ir.forecast import POINT_DRAWS, ForecastModel, profile_steps
 from operando.echem import EchemLog
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opus"
@@ -149,10 +149,10 @@ def test_python_api_three_lines(run_dir, files, tmp_path):
     # JCAMP and CSV of the same spectrum give the same forecast
     from_jdx = model.forecast(files["jdx"], files["voltage"], files["meta"], samples=4, seed=2, every_s=500)
     assert np.allclose(from_jdx.mean, result.mean, atol=1e-9)
-    # without samples: the mean of the model's own number of draws, no spread
+    # without samples: the mean change of POINT_DRAWS draws, no spread
     point = model.forecast(files["csv"], files["voltage"], files["meta"], steps=3)
     assert point.std is None and point.low is None and point.mean.shape == (3, 601)
-    assert point.info["draws_averaged"] == 4 and point.info["seed"] == 0
+    assert point.info["draws_averaged"] == POINT_DRAWS and point.info["seed"] == 0 and point.info["anchored"]
 
 
 def test_mid_ir_opus_fixture_serves_as_static_spectrum(run_dir, files, tmp_path):
@@ -310,7 +310,8 @@ def test_absorbance_mapping_and_chunked_sampling_in_closed_form(files, tmp_path,
     y = 0.3 + 2e-5 * (x - 700) + 0.8 * band(1770, 10) + 0.2 * band(1200, 30)
     static = tmp_path / "s.csv"
     static.write_text("Wavenumber [cm-1],Absorbance\n" + csv_rows(x, y))
-    result = ForecastModel(stub).forecast(static, files["voltage"], files["meta"], samples=8, seed=11, steps=9)
+    result = ForecastModel(stub).forecast(static, files["voltage"], files["meta"], samples=8, seed=11, steps=9,
+                                          point_draws=8)
     on_grid = np.interp(GRID, x[::-1], y[::-1])
     assert np.allclose(result.static_absorbance, on_grid, atol=1e-12)
     # the forecast of "no change" is the static spectrum itself, in absorbance, at every step
@@ -319,8 +320,11 @@ def test_absorbance_mapping_and_chunked_sampling_in_closed_form(files, tmp_path,
     offset = result.info["static_offset_absorbance"]
     assert offset == pytest.approx(np.quantile(on_grid, 0.02))
     assert scale == pytest.approx(np.quantile(on_grid - offset, 0.995))
-    assert np.allclose(result.std, 0.01 * np.std(np.arange(8), ddof=1) * scale, rtol=1e-5)
-    assert np.allclose(result.high - result.mean, 0.01 * (np.quantile(np.arange(8), 0.95) - 3.5) * scale, rtol=1e-5)
+    assert np.allclose(result.std[1:], 0.01 * np.std(np.arange(8), ddof=1) * scale, rtol=1e-5)
+    assert np.allclose(result.high[1:] - result.mean[1:], 0.01 * (np.quantile(np.arange(8), 0.95) - 3.5) * scale,
+                       rtol=1e-5)
+    # step 0 was measured: no spread, a zero-width interval at the static spectrum
+    assert np.all(result.std[0] == 0) and np.array_equal(result.low[0], on_grid) and np.array_equal(result.high[0], on_grid)
     # 8 draws x 2 steps per call: 5 calls over the 9 steps, the first with the seed itself
     assert [list(c[1]) for c in stub.calls] == [[0, 1], [2, 3], [4, 5], [6, 7], [8]]
     seeds = [c[3] for c in stub.calls]
@@ -418,6 +422,6 @@ def test_forecast_uses_the_models_calibrated_interval(files, tmp_path):
     static.write_text("Wavenumber [cm-1],Absorbance\n" + csv_rows(x, 0.3 + 0.5 * np.exp(-0.5 * ((x - 1770) / 10) ** 2)))
     result = ForecastModel(CalibratedEcho()).forecast(static, files["voltage"], files["meta"], samples=8, steps=4)
     assert result.info["interval"] == "split-conformal"
-    assert np.allclose(result.high - result.mean, 2.5 * result.std, rtol=1e-6)
+    assert np.allclose(result.high[1:] - result.mean[1:], 2.5 * result.std[1:], rtol=1e-6)
     plain = ForecastModel(EchoForecaster()).forecast(static, files["voltage"], files["meta"], samples=8, steps=4)
     assert plain.info["interval"] == "draw quantiles"

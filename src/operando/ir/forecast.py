@@ -21,9 +21,19 @@ Inputs and how they become the model's context:
   the common grid and normalised exactly like training data (:mod:`operando.ir.data.preprocess`):
   training normalised every experiment by its *first* spectrum, and the static spectrum is that
   first spectrum, so its baseline offset ``o_0`` and band scale ``s`` are those of the
-  forecast sequence. Forecasts ``y`` are mapped back to absorbance with ``a = y * s + o_0``
-  (spreads with ``y * s``); like the training targets they carry the static spectrum's
-  baseline level.
+  forecast sequence.
+* **anchoring** -- the forecast is anchored to what was measured (:func:`anchored_forecast`):
+  step 0 *is* the static spectrum on the grid, exactly, and every later step is that spectrum
+  plus the predicted change, ``a_m = a_0 + s * (y_m - r)``, with ``y_m`` the model's
+  forecast in normalised units and ``r`` what the model adds its change to (s_v0, or its
+  in-span part for a span-restricted ABCC). Whatever the model cannot represent (bands the
+  simulator lacks, another baseline, another instrument, values beyond the normalisation's
+  clipping) is carried through every step unchanged instead of being dropped or redrawn.
+  The point forecast (``mean``) is the expected change: the mean of at least
+  :data:`POINT_DRAWS` draws (of the noise-end estimates for a model trained with L_point),
+  so the draws' noise averages out of it; the noise belongs to ``std``/``low``/``high``.
+  The benchmark (``operando ir bench``) still scores the models' own ``predict``, unanchored,
+  so the recorded OpIRBench numbers are those of the model alone.
 * **voltage profile** -- an EC-Lab ``.mpt``/``.mpr`` or a CSV with ``Time [s]``,
   ``Voltage [V]`` and optionally ``Current [mA]`` (:func:`operando.echem.read_echem`). Step 0 is
   the start of the profile (where the static spectrum was taken). Every row is a forecast
@@ -41,6 +51,7 @@ moves it into place, so a failed forecast leaves nothing behind.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +65,9 @@ from operando.errors import InputError, OperandoError
 # writes a row every few seconds): one spectrum per row would make a CSV of that many columns.
 MAX_STEPS = 5000
 INTERVAL_LEVEL = 0.9
+# Draws averaged into the point forecast at least: the draws' own noise falls as 1/sqrt(n) in
+# their mean (one MeanFlow draw carries about the training targets' noise; 64 draws leave 1/8).
+POINT_DRAWS = 64
 # Draws x steps per network call, so that long profiles with many draws fit in memory.
 DRAWS_PER_CALL = 4096
 MARKER_FILE = "forecast.json"
@@ -184,12 +198,17 @@ def check_output_folder(folder: str | Path) -> None:
 
 # ------------------------------------------------------------------------------ the inputs
 
-def read_static_spectrum(spectrum, *, convert_transmittance: bool = False):
-    """Read and check the static spectrum: a path (or an already read Spectrum) -> absorbance Spectrum."""
+def read_static_spectrum(spectrum, *, convert_transmittance: bool = False,
+                         window_cm1: tuple[float, float] | None = None):
+    """Read and check the static spectrum: a path (or an already read Spectrum) -> absorbance
+    Spectrum covering ``window_cm1`` (default: the 800-2000 cm-1 window)."""
     from operando.ir.io import Spectrum, check_ir_window, read_spectrum, require_absorbance
 
     s = spectrum if isinstance(spectrum, Spectrum) else read_spectrum(spectrum)
-    check_ir_window(s)
+    if window_cm1 is None:
+        check_ir_window(s)
+    else:
+        check_ir_window(s, window_cm1=window_cm1)
     return require_absorbance(s, convert_transmittance=convert_transmittance)
 
 
@@ -296,16 +315,21 @@ class ForecastModel:
 
     def forecast(self, spectrum, voltage, meta, *, samples: int | None = None, seed: int | None = None,
                  every_s: float | None = None, steps: int | None = None, convert_transmittance: bool = False,
-                 level: float = INTERVAL_LEVEL) -> Forecast:
+                 level: float = INTERVAL_LEVEL, point_draws: int = POINT_DRAWS, measured=None) -> Forecast:
         """Forecast the sequence at the steps of ``voltage`` from the static ``spectrum``.
 
         ``spectrum``, ``voltage``, ``meta``: paths (or a read Spectrum / EchemLog /
         ExperimentMeta). ``samples``: number of draws; with >= 2 the result carries std and the
-        central ``level`` interval; without it the mean of the model's default number of draws
-        is the forecast. ``seed`` (default: the model's) makes the draws reproducible.
+        central ``level`` interval. The point forecast is the static spectrum plus the mean
+        change of ``max(samples, point_draws)`` draws (:func:`anchored_forecast`; step 0 is the
+        static spectrum itself). ``seed`` (default: the model's) makes the draws reproducible.
+        ``measured``: spectra (paths or Spectrum) measured at steps 1, 2, ... of the profile
+        after the static one (few-shot, :mod:`operando.ir.models.fewshot`): those steps are
+        the measured spectra, and the rest are the zero-shot forecast corrected on them (a
+        gain of the predicted change and a sqrt(t) drift, fitted per cell), starting from the
+        last measured spectrum; the interval keeps the zero-shot spread around it.
         ``every_s`` / ``steps`` thin the profile. Raises InputError for malformed inputs.
         """
-        from operando.ir.bench.uncertainty import model_interval
         from operando.ir.data.experiment import Experiment, ExperimentMeta
         from operando.ir.data.preprocess import SpectralTransform, resample
 
@@ -316,9 +340,12 @@ class ForecastModel:
             raise InputError(None, f"must be an integer >= 0, got {seed!r}", field="seed")
         if not 0.0 < level < 1.0:
             raise InputError(None, f"must lie in (0, 1), got {level!r}", field="level")
+        if isinstance(point_draws, bool) or int(point_draws) != point_draws or point_draws < 1:
+            raise InputError(None, f"must be an integer >= 1, got {point_draws!r}", field="point_draws")
         _check_thinning(every_s, steps)
         cell = meta if isinstance(meta, ExperimentMeta) else ExperimentMeta.from_json_file(meta)
-        static = read_static_spectrum(spectrum, convert_transmittance=convert_transmittance)
+        window = (self.preprocess.grid_min_cm1, self.preprocess.grid_max_cm1)
+        static = read_static_spectrum(spectrum, convert_transmittance=convert_transmittance, window_cm1=window)
         log = read_voltage_profile(voltage)
         time_s, voltage_v, current_ma = profile_steps(log, every_s=every_s, steps=steps)
 
@@ -332,35 +359,66 @@ class ForecastModel:
         context = Experiment(meta=cell, time_s=time_s, voltage_v=voltage_v, wavenumber_cm1=grid.copy(),
                              absorbance=absorbance, current_ma=current_ma)
 
-        n = int(samples) if samples is not None else int(self.forecaster.config.n_samples)
+        prefix = self._measured_prefix(measured, on_grid, window, convert_transmittance, k)
         seed = int(self.forecaster.seed if seed is None else seed)
         scale, offset = transform.scale, float(transform.offset_per_spectrum[0])
-        parts: dict[str, list[np.ndarray]] = {"mean": [], "std": [], "low": [], "high": []}
-        for draws in self._draws(context, n, seed):
-            if samples is None:
-                parts["mean"].append(draws.mean(axis=0))
-                continue
-            summary = model_interval(self.forecaster, draws, level=level, system=cell.system)
-            for name in parts:
-                parts[name].append(getattr(summary, name))
-        joined = {name: np.concatenate(arrays) if arrays else None for name, arrays in parts.items()}
-        to_absorbance = (lambda y: None if y is None else y * scale + offset)
+        anchored = anchored_forecast(self.forecaster, context, on_grid, scale, samples=samples, seed=seed,
+                                     level=level, system=cell.system, point_draws=point_draws)
+        few_shot = {}
+        if prefix is not None:
+            from operando.ir.models.fewshot import prefix_correction
+
+            correction = prefix_correction(prefix, anchored.change, time_s)
+            corrected = correction.apply(prefix, anchored.change, time_s)
+            shift = corrected - anchored.mean
+            shift[:len(prefix)] = prefix - anchored.mean[:len(prefix)]
+            anchored.mean = corrected
+            for name in ("low", "high"):
+                bound = getattr(anchored, name)
+                if bound is not None:
+                    bound = bound + shift
+                    bound[:len(prefix)] = prefix
+                    setattr(anchored, name, bound)
+            if anchored.std is not None:
+                anchored.std[:len(prefix)] = 0.0
+            few_shot = {"measured_steps": len(prefix),
+                        "measured": [str(getattr(m, "source", m)) for m in measured],
+                        "few_shot_gain": correction.gain,
+                        "few_shot_drift_rms_per_sqrt_s": float(np.sqrt(np.mean(correction.drift ** 2)))}
         info = {"format": "operando-forecast", "model": self.name,
                 "run": None if self.run_dir is None else str(self.run_dir),
                 "spectrum": str(static.source), "voltage": str(log.source),
                 "meta": None if isinstance(meta, ExperimentMeta) else str(meta),
                 "experiment": cell.name, "system": cell.system,
-                "samples": None if samples is None else n, "draws_averaged": n, "seed": seed,
+                "samples": None if samples is None else int(samples), "seed": seed,
                 "interval": None if samples is None else self._interval_name(cell.system),
                 "every_s": every_s, "steps_requested": steps,
                 "converted_from_transmittance": static.metadata.get("converted_from"),
                 "static_offset_absorbance": offset, "static_scale_absorbance": scale,
-                "profile_has_current": current_ma is not None}
+                "profile_has_current": current_ma is not None, **anchored.info, **few_shot}
         return Forecast(wavenumber_cm1=grid.copy(), time_s=time_s, voltage_v=voltage_v, current_ma=current_ma,
-                        mean=to_absorbance(joined["mean"]), static_absorbance=on_grid,
-                        std=None if joined["std"] is None else joined["std"] * scale,
-                        low=to_absorbance(joined["low"]), high=to_absorbance(joined["high"]),
-                        level=None if samples is None else level, info=info)
+                        mean=anchored.mean, static_absorbance=on_grid, std=anchored.std, low=anchored.low,
+                        high=anchored.high, level=None if samples is None else level, info=info)
+
+    def _measured_prefix(self, measured, static_on_grid, window, convert_transmittance, n_steps):
+        """The static spectrum and the ``measured`` ones on the grid, (k, W) absorbance; None
+        without measured spectra. Each is read and checked like the static spectrum."""
+        from operando.ir.data.preprocess import resample
+
+        if measured is None:
+            return None
+        if isinstance(measured, (str, Path)) or not len(measured):
+            raise InputError(None, "give a list of one or more spectra measured after the static one",
+                             field="measured")
+        if 1 + len(measured) >= n_steps:
+            raise InputError(None, f"{len(measured)} measured spectra cover steps 1..{len(measured)}, but the profile "
+                                   f"has {n_steps} steps: nothing would be left to forecast", field="measured")
+        rows = [static_on_grid]
+        for item in measured:
+            spectrum = read_static_spectrum(item, convert_transmittance=convert_transmittance, window_cm1=window)
+            rows.append(resample(spectrum.wavenumber_cm1, spectrum.values, self.preprocess.grid,
+                                 source=str(spectrum.source)))
+        return np.stack(rows)
 
     def _interval_name(self, system: str) -> str:
         """How the interval of a forecast for ``system`` is calibrated (the forecaster's
@@ -368,18 +426,129 @@ class ForecastModel:
         interval_scale = getattr(self.forecaster, "interval_scale", None)
         return "draw quantiles" if interval_scale is None else interval_scale(system)[1]
 
-    def _draws(self, context, n: int, seed: int):
-        """Yield the draws (n, chunk, W) of consecutive chunks of steps, normalised units.
+# ------------------------------------------------------------------------------ anchoring
 
-        The first chunk uses ``seed`` itself (so a short profile draws exactly what one
-        ``forecaster.sample`` call would); later chunks use seeds derived from (seed, chunk).
-        """
-        k = len(context)
-        chunk = max(1, DRAWS_PER_CALL // n)
-        for index, start in enumerate(range(0, k, chunk)):
-            chunk_seed = seed if index == 0 else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-            yield self.forecaster.sample(context, np.arange(start, min(start + chunk, k)), n_samples=n,
-                                         seed=chunk_seed)
+@dataclass(eq=False)  # holds arrays
+class AnchoredForecast:
+    """A forecast in absorbance anchored to the measured spectrum (:func:`anchored_forecast`).
+
+    ``mean`` (k, W); ``std``, ``low``, ``high`` (k, W) or None (no ``samples``); ``change``
+    (k, W) the predicted change from the measured spectrum (absorbance, zero at step 0);
+    ``info`` what :meth:`Forecast.to_csv` records about it.
+    """
+
+    mean: np.ndarray
+    change: np.ndarray
+    std: np.ndarray | None
+    low: np.ndarray | None
+    high: np.ndarray | None
+    info: dict[str, Any]
+
+
+def change_reference(forecaster, s0: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """What ``forecaster``'s forecasts (normalised units) are a change from, (W,) for the
+    measured normalised first spectrum ``s0`` (W,), and, for a span-restricted ABCC, the RMS of
+    ``s0`` outside the span of its stream spectra over its noise (None otherwise).
+
+    A chemical-flow forecaster adds its change to :meth:`FlowForecaster.reference` (the
+    in-span part of s0 with ``abcc.reference = "span"``, s0 itself otherwise); any other
+    forecaster's change is taken from s0.
+    """
+    s0 = np.asarray(s0, dtype=np.float64)
+    config = getattr(forecaster, "config", None)
+    reference = getattr(forecaster, "reference", None)
+    if reference is None or getattr(config, "target", "chemical_flow") != "chemical_flow":
+        return s0, None
+    streams = getattr(forecaster, "streams", None)
+    abcc = getattr(config, "abcc", None)
+    ratio = None
+    if streams is not None and abcc is not None and abcc.projects_reference:
+        ratio = float(streams.outside_over_noise(s0))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_DROPS_OUTSIDE_SPAN)
+        return np.asarray(reference(s0[None]), dtype=np.float64)[0], ratio
+
+
+# FlowForecaster.reference's warning: true of the unanchored forecast, not of an anchored one.
+_DROPS_OUTSIDE_SPAN = "the first spectrum has structure outside the span"
+
+
+def anchored_forecast(forecaster, context, static_absorbance: np.ndarray, scale: float, *,
+                      samples: int | None = None, seed: int = 0, level: float = INTERVAL_LEVEL,
+                      system: str | None = None, point_draws: int = POINT_DRAWS) -> AnchoredForecast:
+    """Forecast every step of ``context`` anchored to the measured first spectrum.
+
+    ``context``: an :class:`~operando.ir.data.experiment.Experiment` in the forecaster's
+    normalised units with the measured first spectrum in row 0 (step 0 is when it was taken);
+    ``static_absorbance`` (W,): that spectrum in absorbance on the grid (unclipped, as
+    measured); ``scale``: absorbance per normalised unit. ``samples`` >= 2 adds the spread and
+    the central ``level`` interval (the forecaster's calibrated one when it has it).
+
+    Step 0 equals ``static_absorbance`` exactly (its interval has zero width: it was measured);
+    step m is ``static_absorbance + scale * (point_m - r)`` with ``r`` from
+    :func:`change_reference` and ``point_m`` the mean of ``n = max(samples, point_draws)``
+    draws (noise-end estimates with L_point); interval bounds move with the same shift.
+    """
+    from operando.ir.bench.uncertainty import model_interval
+    from operando.ir.models.generative import OUTSIDE_SPAN_WARNING
+
+    static = np.asarray(static_absorbance, dtype=np.float64)
+    k = len(context)
+    n = max(int(samples or 0), int(point_draws))
+    reference, outside = change_reference(forecaster, context.absorbance[0])
+    noise_end = bool(getattr(forecaster, "point_from_noise_end", False))
+    point, parts = [], {"std": [], "low": [], "high": []}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_DROPS_OUTSIDE_SPAN)
+        if samples is not None or not noise_end:
+            for draws in _draw_chunks(forecaster, context, n, seed, "sample"):
+                if samples is not None:
+                    summary = model_interval(forecaster, draws, level=level, system=system)
+                    for name in parts:
+                        parts[name].append(getattr(summary, name))
+                if not noise_end:
+                    point.append(draws.mean(axis=0))
+        if noise_end:
+            point = [d.mean(axis=0) for d in _draw_chunks(forecaster, context, n, seed, "noise_end_means")]
+    change = (np.concatenate(point) - reference) * scale
+    change[0] = 0.0  # the measured spectrum itself: no change at the step it was taken
+    mean = static + change
+    std = low = high = None
+    if samples is not None:
+        std = np.concatenate(parts["std"]) * scale
+        low = static + (np.concatenate(parts["low"]) - reference) * scale
+        high = static + (np.concatenate(parts["high"]) - reference) * scale
+        std[0], low[0], high[0] = 0.0, static, static
+    if outside is not None and outside > OUTSIDE_SPAN_WARNING:
+        warnings.warn(f"the first spectrum has structure outside the span of the calibration spectra (RMS "
+                      f"{outside:.3g} times its noise std); the forecast keeps it from the measured spectrum at "
+                      "every step, and the model predicts the change from the in-span part only. Use a "
+                      "calibration set that covers this electrolyte if that structure changes", stacklevel=2)
+    from operando.noise import estimate_noise_std
+
+    # what noise is left in the point forecast's change, next to the measured spectrum's own
+    change_noise = float(np.median(estimate_noise_std(change[1:]))) if k > 1 else 0.0
+    info = {"anchored": True, "draws_averaged": n,
+            "change_noise_std": change_noise, "static_noise_std": float(estimate_noise_std(static)),
+            "point": "noise-end mean estimates" if noise_end else "mean of draws",
+            "change_reference": "in-span part of the first spectrum" if outside is not None else "first spectrum",
+            "outside_span_over_noise": outside}
+    return AnchoredForecast(mean=mean, change=change, std=std, low=low, high=high, info=info)
+
+
+def _draw_chunks(forecaster, context, n: int, seed: int, method: str):
+    """Yield the draws (n, chunk, W) of ``forecaster.<method>`` on consecutive
+    chunks of steps, normalised units.
+
+    The first chunk uses ``seed`` itself (so a short profile draws exactly what one
+    ``forecaster.sample`` call would); later chunks use seeds derived from (seed, chunk).
+    """
+    k = len(context)
+    chunk = max(1, DRAWS_PER_CALL // n)
+    draw = getattr(forecaster, method)
+    for index, start in enumerate(range(0, k, chunk)):
+        chunk_seed = seed if index == 0 else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+        yield draw(context, np.arange(start, min(start + chunk, k)), n_samples=n, seed=chunk_seed)
 
 
 def load_model(run_dir: str | Path) -> ForecastModel:
@@ -397,12 +566,13 @@ def load_model(run_dir: str | Path) -> ForecastModel:
         hint = ("training did not finish; rerun `operando ir train` with the same config to resume"
                 if "forecaster.json" in missing else "copy the whole run folder")
         raise InputError(run_dir, f"incomplete run folder: missing {', '.join(missing)} ({hint})")
-    from operando.ir.models.runs import load_run
+    from operando.ir.models.runs import load_run, run_preprocess
 
+    preprocess = run_preprocess(run_dir)
     try:
         forecaster = load_run(run_dir)
     except OperandoError:
         raise
     except Exception as e:  # json, safetensors and torch raise anything on damaged files
         raise InputError(run_dir, f"damaged run folder: cannot load the model ({type(e).__name__}: {e})") from None
-    return ForecastModel(forecaster, run_dir)
+    return ForecastModel(forecaster, run_dir, preprocess)

@@ -11,5 +11,6 @@ VERB_MODULES = [
     "forecast",
     "bench",
     "decompose",
+    "score",
     "report",
 ]

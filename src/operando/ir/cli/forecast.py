@@ -32,6 +32,9 @@ def register(sub) -> None:
                       help="one forecast step every SECONDS from the start of the profile")
     thin.add_argument("--steps", type=int, default=None, metavar="N",
                       help="N forecast steps evenly spaced from the start to the end of the profile")
+    p.add_argument("--measured", nargs="+", type=Path, default=None, metavar="FILE",
+                   help="spectra measured at steps 1, 2, ... of the profile after the static one: the forecast "
+                        "of the rest is corrected on them (few-shot) and starts from the last of them")
     p.add_argument("--convert-transmittance", action="store_true",
                    help="accept a transmittance spectrum and convert it with A = -log10(T)")
     p.set_defaults(func=run)
@@ -44,13 +47,16 @@ def run(args) -> int:
     model = load_model(args.run)
     result = model.forecast(args.spectrum, args.voltage, args.meta, samples=args.samples, seed=args.seed,
                             every_s=args.every, steps=args.steps,
-                            convert_transmittance=args.convert_transmittance)
+                            convert_transmittance=args.convert_transmittance, measured=args.measured)
     result.save(args.output)
     t, v = result.time_s, result.voltage_v
     draws = (f"{result.info['samples']} draws, 90% interval" if result.info["samples"]
              else f"mean of {result.info['draws_averaged']} draws")
     print(f"{model.name} from {args.run}: {result.n_steps} steps, t = {t[0]:g} .. {t[-1]:g} s, "
           f"{v.min():.3g} .. {v.max():.3g} V ({draws}, seed {result.info['seed']})")
+    if args.measured:
+        print(f"few-shot: steps 0..{len(args.measured)} are the measured spectra; the rest corrected on them "
+              f"(gain {result.info['few_shot_gain']:.3g} of the predicted change, sqrt(t) drift)")
     if result.info["converted_from_transmittance"]:
         print(f"{args.spectrum}: converted from transmittance (A = -log10 T)")
     if not result.info["profile_has_current"]:

@@ -10,9 +10,15 @@ so that differences between models come from the models, not from what they were
   fixed vocabulary (weight fractions converted with densities), additive weight percents,
   working-electrode and protocol one-hots. Unknown names fall into an ``other`` slot, with a
   warning (once per name): a model cannot tell two unknown electrodes or solvents apart.
+
+Working electrodes are written as scientists write them ("Cu-PVDF", "Cu foil", "LTO/SuperP
+90/10", "graphite (SLP30)"): :func:`active_material` reads the first active material the name
+names (:data:`ELECTRODE_NAMES`; binders, conductive carbons, ratios and product codes other
+than those listed are skipped) and the cell embedding encodes that (docs/ir/data.md).
 """
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -26,6 +32,40 @@ SOLVENT_VOCAB = ("EC", "DMC", "EMC", "DEC", "PC", "FEC", "other")
 ADDITIVE_VOCAB = ("VC", "FEC", "other")
 ELECTRODE_VOCAB = ("Cu", "LTO", "Sn", "CoO", "graphite", "Si", "Li", "other")
 PROTOCOL_VOCAB = ("galvanostatic", "intermittent", "other")
+# The words (or phrases) that name each active material of ELECTRODE_VOCAB, lower case. A name is
+# cut into words at spaces and - / , ; : + | ( ) [ ] @ &; the first word or phrase found here
+# decides. Product codes of commercial graphites (SLP30, SFG6, KS6: Timcal/Imerys; MCMB: mesocarbon
+# microbeads) name graphite. Binders (PVDF, CMC, ...), conductive carbons (Super P, C65, ...),
+# current-collector words (foil, mesh) and ratios (90/10, 80 wt%) name nothing and are skipped.
+ELECTRODE_NAMES = {
+    "Cu": ("cu", "copper"),
+    "LTO": ("lto", "li4ti5o12", "lithium titanate", "lithium titanium oxide"),
+    "Sn": ("sn", "tin"),
+    "CoO": ("coo", "cobalt oxide", "cobalt ii oxide", "cobalt monoxide"),
+    "graphite": ("graphite", "slp30", "slp 30", "sfg6", "sfg 6", "ks6", "ks 6", "mcmb", "hopg"),
+    "Si": ("si", "silicon"),
+    "Li": ("li", "lithium", "lithium metal"),
+}
+_NAME_SEPARATORS = re.compile(r"[\s\-/,;:+|()\[\]@&]+")
+_PHRASES = {tuple(_NAME_SEPARATORS.split(phrase)): material
+            for material, phrases in ELECTRODE_NAMES.items() for phrase in phrases}
+_LONGEST_PHRASE = max(len(words) for words in _PHRASES)
+
+
+def active_material(name: str) -> str | None:
+    """The active material of ELECTRODE_VOCAB a working-electrode name names, or None.
+
+    ``"Cu-PVDF"``, ``"Cu foil"`` -> ``"Cu"``; ``"LTO/SuperP 90/10"`` -> ``"LTO"``;
+    ``"graphite (SLP30)"`` -> ``"graphite"``; ``"Si/graphite"`` -> ``"Si"`` (the first one
+    named); ``"NMC811"``, ``"SnO2"`` -> None (not in the vocabulary: no guessing beyond it).
+    """
+    words = [w for w in _NAME_SEPARATORS.split(str(name).strip().lower()) if w]
+    for start in range(len(words)):
+        for length in range(min(_LONGEST_PHRASE, len(words) - start), 0, -1):
+            material = _PHRASES.get(tuple(words[start:start + length]))
+            if material is not None:
+                return material
+    return None
 DEFAULT_DENSITY_G_ML = 1.1
 
 STEP_FEATURE_NAMES = (
@@ -47,9 +87,20 @@ def _slot(name: str, vocab: tuple[str, ...], kind: str) -> int:
             return i
     if (kind, key) not in _WARNED_UNKNOWN:
         _WARNED_UNKNOWN.add((kind, key))
-        warnings.warn(f"{kind} {name!r} is not in the cell embedding's vocabulary {vocab[:-1]}; it is "
+        how = (" (a working electrode is read by its first active material, e.g. 'Cu-PVDF' as Cu; names "
+               "in docs/ir/data.md)" if vocab is ELECTRODE_VOCAB else "")
+        warnings.warn(f"{kind} {name!r} is not in the cell embedding's vocabulary {vocab[:-1]}{how}; it is "
                       "encoded as 'other', like every other unknown name", UserWarning, stacklevel=3)
     return len(vocab) - 1
+
+
+def electrode_slot(name: str) -> int:
+    """Index in ELECTRODE_VOCAB of a working-electrode name (:func:`active_material`); the
+    ``other`` slot, with a warning once per name, when it names no known active material."""
+    material = active_material(name)
+    if material is not None:
+        return ELECTRODE_VOCAB.index(material)
+    return _slot(name, ELECTRODE_VOCAB, "working electrode")
 
 
 def volume_fractions(electrolyte: Electrolyte) -> dict[str, float]:
@@ -74,7 +125,7 @@ def condition_vector(meta: ExperimentMeta) -> np.ndarray:
     for a in el.additives:
         additives[_slot(a.name, ADDITIVE_VOCAB, 'additive')] += a.amount
     electrode = np.zeros(len(ELECTRODE_VOCAB))
-    electrode[_slot(meta.working_electrode, ELECTRODE_VOCAB, 'working electrode')] = 1.0
+    electrode[electrode_slot(meta.working_electrode)] = 1.0
     protocol = np.zeros(len(PROTOCOL_VOCAB))
     protocol[_slot(meta.protocol, PROTOCOL_VOCAB, 'protocol')] = 1.0
     return np.concatenate([[el.salt.amount], solvents, additives, electrode, protocol])

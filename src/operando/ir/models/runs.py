@@ -47,6 +47,9 @@ class RunConfig:
     out: str = "runs"
     model: dict[str, Any] = field(default_factory=dict)      # FlowModelConfig fields
     training: dict[str, Any] = field(default_factory=dict)   # TrainConfig fields
+    # PreprocessConfig fields (default: the paper's 800-2000 cm-1 grid of 601 points); a run
+    # trained on another window forecasts and scores on that window (load_model, ir predict/score).
+    preprocess: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -64,10 +67,14 @@ class RunConfig:
         base = default_training(self.model_config().objective, self.seed).to_dict()
         return TrainConfig.from_dict({**base, **self.training, "seed": self.seed})
 
+    def preprocess_config(self):
+        return preprocess_from_dict(self.preprocess)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["model"] = dataclasses.asdict(self.model_config())
         d["training"] = self.train_config().to_dict()
+        d["preprocess"] = dataclasses.asdict(self.preprocess_config())
         return d
 
     @classmethod
@@ -103,11 +110,44 @@ class RunConfig:
         try:  # validate the nested sections now, not hours into a run
             config.model_config()
             config.train_config()
+            config.preprocess_config()
         except (TypeError, ValueError) as e:
             raise InputError(path, str(e)) from None
         if config.split not in ("random", "system", SPLIT_NONE):
             raise InputError(path, f"split must be random, system or none, got {config.split!r}", field="split")
         return config
+
+
+def preprocess_from_dict(values: dict[str, Any]):
+    """A :class:`~operando.ir.data.preprocess.PreprocessConfig` from a run's ``preprocess`` table;
+    ValueError for unknown keys or a grid that is no window."""
+    from operando.ir.data.preprocess import PreprocessConfig
+
+    known = {f.name for f in dataclasses.fields(PreprocessConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"preprocess: unknown keys {unknown}; known: {sorted(known)}")
+    config = PreprocessConfig(**values)
+    if not (config.grid_min_cm1 < config.grid_max_cm1 and config.n_points >= 2):
+        raise ValueError(f"preprocess: the grid {config.grid_min_cm1:g}-{config.grid_max_cm1:g} cm-1 with "
+                         f"{config.n_points} points is no window")
+    return config
+
+
+def run_preprocess(run_dir: str | Path):
+    """The preprocessing a run was trained with (its run.json ``preprocess`` table; the default
+    800-2000 cm-1 grid for runs without one or without run.json)."""
+    path = Path(run_dir) / "run.json"
+    values = {}
+    if path.is_file():
+        try:
+            values = json.loads(path.read_text(encoding="utf-8")).get("preprocess") or {}
+        except (OSError, json.JSONDecodeError, AttributeError) as e:
+            raise InputError(path, f"damaged run.json ({type(e).__name__}: {e})") from None
+    try:
+        return preprocess_from_dict(values)
+    except (TypeError, ValueError) as e:
+        raise InputError(path, str(e)) from None
 
 
 def _parse_value(text: str) -> Any:
@@ -125,7 +165,7 @@ def train_run(config: RunConfig, *, progress: bool = True):
     from operando.ir.data.preprocess import preprocess_dataset
     from operando.ir.models.latent import forecaster_class
 
-    ds = preprocess_dataset(OperandoDataset.load(config.data))
+    ds = preprocess_dataset(OperandoDataset.load(config.data), config.preprocess_config())
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / "run.json", json.dumps(config.to_dict(), indent=2))
