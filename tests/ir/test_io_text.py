@@ -96,3 +96,34 @@ def test_binary_is_not_text(tmp_path):
     f.write_bytes(b"1000,0.5\n\x00\x01\x02")
     with pytest.raises(InputError, match="binary content"):
         read_spectrum(f)
+
+
+@pytest.mark.parametrize("header, rows, message", [
+    # the new user's file: a ';' header above comma-separated rows ended in IndexError
+    ("Wavenumber;Absorbance", "1000,0.1\n1001,0.2\n1002,0.3\n",
+     r"bad\.csv: line 1: the header separates its names with ';' but the rows are separated by ',': "
+     r"use one delimiter throughout"),
+    ("Wavenumber,Absorbance", "1000;0.1\n1001;0.2\n1002;0.3\n",
+     r"line 1: the header separates its names with ',' but the rows are separated by ';'"),
+    ("Wavenumber\tAbsorbance", "1000;0,1\n1001;0,2\n1002;0,3\n",
+     r"line 1: the header separates its names with tab but the rows are separated by ';'"),
+    ("Spectrum of cell 3", "1000,0.1\n1001,0.2\n1002,0.3\n",
+     r"line 1: the header has 1 name\(s\) but the rows have 2 columns separated by ','"),
+])
+def test_header_that_does_not_match_the_rows_is_refused(tmp_path, header, rows, message):
+    f = tmp_path / "bad.csv"
+    f.write_text(f"{header}\n{rows}")
+    with pytest.raises(InputError, match=message):
+        read_spectrum(f)
+
+
+@pytest.mark.parametrize("header, delimiter", [("Wavenumber [cm-1],Absorbance,", ","),
+                                               ("Wavenumber (cm-1)  Absorbance", " "),
+                                               ("cm-1 A", " ")])
+def test_headers_that_match_the_rows_still_read(tmp_path, header, delimiter):
+    x, y = _band_spectrum(50)
+    f = tmp_path / "ok.csv"
+    trail = "," if header.endswith(",") else ""
+    f.write_text(header + "\n" + "".join(f"{a:.4f}{delimiter}{b:.6f}{trail}\n" for a, b in zip(x, y)))
+    s = read_spectrum(f)
+    assert np.allclose(s.wavenumber_cm1, x, atol=1e-4) and s.kind == "absorbance" and s.metadata["kind_declared"]

@@ -7,9 +7,15 @@ parses with it into the same number of numbers, and a file that two configuratio
 differently is refused as ambiguous. A decimal comma therefore works with tab, ``;`` or
 whitespace delimiters.
 
-The header decides the kind when it names it (``Absorbance``, ``Transmittance``/``%T``); a
-first column in nanometres or micrometres is converted to cm-1. Without a header the kind is
-guessed from the values (:func:`operando.ir.io.spectrum.guess_kind`) and flagged as guessed.
+The header line must split with the rows' delimiter into one name per column (a header
+written with ``;`` above comma-separated rows is refused, naming both delimiters). The header
+decides the kind when it names it (``Absorbance``, ``Transmittance``/``%T``). The unit of the
+first column, when the header names one (``Wavelength [µm]``, ``wavelength/nm``,
+``Wavenumber (cm-1)``, ``lambda_um``), is converted to cm-1: micrometres (``µm``, ``μm``,
+``um``, ``micron``) by 1e4 / x and nanometres by 1e7 / x. Any other unit (``eV``, ``Hz`` ...)
+and a wavelength column without a unit are refused, naming them; a column is taken as cm-1
+only when its header names cm-1 or no unit at all. Without a header the kind is guessed
+from the values (:func:`operando.ir.io.spectrum.guess_kind`) and flagged as guessed.
 Text files carry no acquisition time unless a comment line gives one, e.g.
 ``# acquired_at: 2024-05-01T10:15:00+02:00`` (ISO 8601; a time without zone is read in
 ``timezone``).
@@ -68,9 +74,33 @@ def _try(rows: list[tuple[int, str]], delimiter, decimal):
     return header, np.asarray(table, dtype=np.float64)
 
 
+_DELIMITER_NAMES = {"\t": "tab", ";": "';'", ",": "','", None: "spaces"}
+
+
 def _split_header(line: str, delimiter: str | None) -> list[str]:
     parts = line.split(delimiter) if delimiter else line.split()
+    if delimiter and len(parts) > 1 and parts[-1].strip() == "":
+        parts = parts[:-1]  # a trailing delimiter, as in the rows
     return [p.strip().strip('"').lower() for p in parts]
+
+
+def _header_names(line: str, delimiter: str | None, width: int, path, number: int) -> list[str]:
+    """One name per column from the header ``line``, or InputError naming the mismatch."""
+    names = _split_header(line, delimiter)
+    if len(names) == width:
+        return names
+    if delimiter is None:  # names with spaces in a space-separated file: columns split by 2+ spaces or tabs
+        names = [n.strip().strip('"').lower() for n in re.split(r"\s{2,}|\t", line.strip())]
+        if len(names) == width:
+            return names
+    for other in ("\t", ";", ","):
+        if other != delimiter and len(_split_header(line, other)) == width:
+            raise InputError(path, f"the header separates its names with {_DELIMITER_NAMES[other]} but the rows "
+                                   f"are separated by {_DELIMITER_NAMES[delimiter]}: use one delimiter throughout "
+                                   f"(header {line.strip()!r})", line=number)
+    raise InputError(path, f"the header has {len(_split_header(line, delimiter))} name(s) but the rows have "
+                           f"{width} columns separated by {_DELIMITER_NAMES[delimiter]} (header {line.strip()!r})",
+                     line=number)
 
 
 def _time_from_comments(comments: list[tuple[int, str]], path, tz, metadata) -> datetime | None:
@@ -122,7 +152,7 @@ def read_text_spectrum(path: str | Path, *, timezone: str | tzinfo | None = "UTC
                                f"{decimal!r} and {rivals[0][1] or 'space'!r} / {rivals[0][2]!r}; use ';' or tab "
                                "as delimiter with a decimal comma")
 
-    names = _split_header(rows[header - 1][1], delimiter) if header else []
+    names = _header_names(rows[header - 1][1], delimiter, table.shape[1], path, rows[header - 1][0]) if header else []
     metadata: dict = {"format": "text", "delimiter": delimiter or "whitespace", "decimal_mark": decimal,
                       "columns": names}
     column = _value_column(table, names, path, rows[header][0], delimiter)
