@@ -157,7 +157,7 @@ def read_text_spectrum(path: str | Path, *, timezone: str | tzinfo | None = "UTC
                       "columns": names}
     column = _value_column(table, names, path, rows[header][0], delimiter)
     x, y = table[:, 0], table[:, column]
-    x = _to_wavenumber(x, names[0] if names else "", path, rows[max(header - 1, 0)][0])
+    x = _to_wavenumber(x, names[0] if names else "", path, rows[max(header - 1, 0)][0], metadata)
     kind = _kind_from_header(names[column] if names else "", y, metadata)
     when = _time_from_comments(comments, path, timezone, metadata)
     return finish_spectrum(path, x, y, kind, when, metadata, line=rows[header][0])
@@ -174,15 +174,62 @@ def _value_column(table: np.ndarray, names: list[str], path, line: int, delimite
                            f"naming exactly one 'Absorbance'/'Transmittance' column{hint}", line=line)
 
 
-def _to_wavenumber(x: np.ndarray, name: str, path, line: int) -> np.ndarray:
-    if re.search(r"\bnm\b|nanomet", name):
-        factor = 1e7
-    elif re.search(r"µm|um\b|microm|micron", name):
-        factor = 1e4
-    else:
+# Units of the first column, after _normalise_unit: what converts them to cm-1.
+_WAVENUMBER_UNITS = ("cm-1", "1/cm", "/cm", "cm^-1", "wn", "kayser")
+_WAVELENGTH_FACTORS = {"um": 1e4, "micron": 1e4, "microns": 1e4, "micrometer": 1e4, "micrometers": 1e4,
+                       "micrometre": 1e4, "micrometres": 1e4, "mum": 1e4,
+                       "nm": 1e7, "nanometer": 1e7, "nanometers": 1e7, "nanometre": 1e7, "nanometres": 1e7}
+_WAVELENGTH_WORDS = re.compile(r"wavelength|lambda|λ")
+
+
+def _normalise_unit(text: str) -> str:
+    """``' µm '``, ``'μm'``, ``'Âµm'`` -> ``'um'``; ``'cm⁻¹'``, ``'cm^-1'``, ``'cm -1'`` -> ``'cm-1'``."""
+    text = text.strip().lower().replace("âµ", "u").replace("µ", "u").replace("μ", "u")
+    text = text.replace("⁻¹", "-1").replace("−", "-").replace(" ", "")
+    return "cm-1" if text in ("cm^-1", "cm^{-1}", "cm-1", "1/cm", "/cm", "kayser", "wn") else text
+
+
+def axis_unit(name: str) -> tuple[str | None, bool]:
+    """The unit the header ``name`` of the x column gives, and whether it was written explicitly.
+
+    ``(unit, True)`` for a unit in brackets, after ``/`` or as the last word (``unit`` then is
+    ``"cm-1"``, ``"um"``, ``"nm"`` or the unknown unit as written); ``(None, False)`` when the
+    name gives none.
+    """
+    name = name.strip()
+    found = re.search(r"[\[(]\s*([^\])]*?)\s*[\])]", name)
+    if found and found.group(1).strip():
+        return _normalise_unit(found.group(1)), True
+    whole = _normalise_unit(name)
+    if whole in _WAVELENGTH_FACTORS or whole in _WAVENUMBER_UNITS or whole == "cm-1":
+        return whole, True
+    if "/" in name:  # 'wavelength/nm', 'time/s' style
+        head, _, unit = name.rpartition("/")
+        if head.strip() and unit.strip() and not head.strip().endswith("1"):
+            return _normalise_unit(unit), True
+    words = [w for w in re.split(r"[\s_]+", name) if w]
+    if len(words) > 1:  # 'wavelength nm', 'lambda_um', 'wavenumber in cm-1': only a known unit counts here
+        last = _normalise_unit(words[-1])
+        if last in _WAVELENGTH_FACTORS or last == "cm-1":
+            return last, True
+    return None, False
+
+
+def _to_wavenumber(x: np.ndarray, name: str, path, line: int, metadata: dict) -> np.ndarray:
+    unit, _ = axis_unit(name)
+    if unit is None or unit == "cm-1":
+        if unit is None and _WAVELENGTH_WORDS.search(name):
+            raise InputError(path, f"the first column {name!r} is a wavelength without a unit: name the unit in "
+                                   "the header, e.g. 'Wavelength [um]' or 'Wavelength [nm]'", line=line)
+        metadata["x_unit"] = "cm-1"
         return x
+    factor = _WAVELENGTH_FACTORS.get(unit)
+    if factor is None:
+        raise InputError(path, f"the first column {name!r} is in {unit!r}, which is neither a wavenumber (cm-1) "
+                               "nor a wavelength (um, nm): convert it to cm-1", line=line)
     if np.any(x <= 0):
-        raise InputError(path, "wavelengths must be > 0 to convert to wavenumbers", line=line)
+        raise InputError(path, f"wavelengths in {unit} must be > 0 to convert to wavenumbers", line=line)
+    metadata["x_unit"] = "um" if factor == 1e4 else "nm"
     return factor / x
 
 
