@@ -87,6 +87,11 @@ def test_mpr_agrees_with_mpt(stem):
     assert len(text) == len(binary) and text.started_at == binary.started_at
     assert np.allclose(binary.time_s, text.time_s, rtol=0, atol=1e-6)
     assert np.allclose(binary.voltage_v, text.voltage_v, rtol=0, atol=1e-6)  # .mpt prints 8 digits
+    # the current too: gcpl.issue_149.mpr stores none (galvani gives 'dq/mA.h'), its .mpt has '<I>/mA'
+    assert (binary.current_ma is None) == (text.current_ma is None) == (not READABLE[stem][5])
+    if text.current_ma is not None:
+        assert np.allclose(binary.current_ma, text.current_ma, rtol=1e-6, atol=1e-9)
+    assert binary.metadata.get("current_missing", False) == (not READABLE[stem][5])
 
 
 def test_mpr_without_galvani_names_the_extra(tmp_path, monkeypatch):

@@ -151,3 +151,17 @@ def test_meta_errors_surface_through_the_cli(tmp_path, capsys):
     code = main(["ir", "import-operando", "--spectra", str(tmp_path / "spectra"), "--echem",
                  str(_log(tmp_path / "log.mpt")), "--meta", str(bad), "-o", str(tmp_path / "o.h5")])
     assert code == 1 and "missing required field" in capsys.readouterr().err
+
+
+def test_import_says_when_the_log_has_no_current(tmp_path, capsys):
+    # A log without current used to import silently; only `forecast` later mentioned zero current.
+    _series(tmp_path / "spectra", n=3)
+    t = np.linspace(0.0, 5000.0, 501)
+    log = write_mpt(tmp_path / "ocv.mpt", t, 3.0 - 0.0005 * t, None, started=START_LOCAL, decimal=",")
+    args = ["ir", "import-operando", "--spectra", str(tmp_path / "spectra"), "--echem", str(log),
+            "--meta", str(_meta(tmp_path / "experiment.json")), "-o", str(tmp_path / "data.h5"),
+            "--timezone", "Europe/Berlin", "--time-offset", str(CLOCK_LAG_S)]
+    assert main(args) == 0
+    assert ("warning: ocv.mpt has no current column (nor a charge column to form one from): the experiment is "
+            "stored without current, and a model will see it as zero current") in capsys.readouterr().out
+    assert OperandoDataset.load(tmp_path / "data.h5")["cell-A"].current_ma is None

@@ -21,7 +21,12 @@ points of a small-signal measurement around a bias, not a voltage-time profile t
 spectra with; export the cycling technique (GCPL, CP, CV, LSV, OCV, MB ...) instead.
 
 ``.mpr`` needs the optional extra ``operando[eclab]`` (galvani, GPL-3.0), imported only when
-such a file is read. A CSV with the columns ``Time [s]``, ``Voltage [V]`` (and optionally
+such a file is read. galvani returns the columns the file stores, and some techniques (GCPL)
+store no current column: the ``<I>/mA`` of their ``.mpt`` export is the charge passed since the
+previous point over the time since it, ``dq/mA.h * 3600 / dt`` (checked against the export of a
+real file: equal to 1e-17 mA). The reader forms the current that way from ``dq/mA.h`` or
+``dQ/C`` (``metadata["current_column"]`` says so); a log with neither has ``current_ma = None``
+and ``metadata["current_missing"]`` set, which the import reports. A CSV with the columns ``Time [s]``, ``Voltage [V]`` (and optionally
 ``Current [mA]``) is the potentiostat-neutral alternative; its start time may be given as a
 comment ``# started_at: 2024-05-01T10:00:00+02:00``.
 """
@@ -41,6 +46,8 @@ MPT_MAGIC = "EC-Lab ASCII FILE"
 MPR_MAGIC = b"BIO-LOGIC MODULAR FILE"
 TIME_COLUMNS = {"time/s": 1.0}
 VOLTAGE_COLUMNS = {"Ewe/V": 1.0, "<Ewe>/V": 1.0, "<Ewe/V>": 1.0, "Ewe/mV": 1e-3, "<Ewe>/mV": 1e-3}
+# Charge passed since the previous point: differentiated into a current when no current column exists.
+CHARGE_STEP_COLUMNS = {"dq/mA.h": 3600.0, "dQ/C": 1e3}  # -> mA when divided by the time step in s
 CURRENT_COLUMNS = {"I/mA": 1.0, "<I>/mA": 1.0, "I/A": 1e3, "<I>/A": 1e3, "I/µA": 1e-3, "<I>/µA": 1e-3}
 IMPEDANCE_COLUMNS = ("freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm")
 START_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S.%f", "%m/%d/%y %H:%M:%S",
@@ -154,9 +161,38 @@ def _build(path: Path, columns: list[str], rows: list[tuple[int, list[str]]] | d
         i = int(back[0]) + 1
         raise InputError(path, f"time goes backwards ({time_s[i - 1]:g} s -> {time_s[i]:g} s)",
                          line=lines[i] if lines else None, field=time_col[1])
-    metadata.update(time_column=time_col[1], voltage_column=volt_col[1],
-                    current_column=curr_col[1] if curr_col else None)
+    current_name = curr_col[1] if curr_col else None
+    if current is None and isinstance(rows, dict):
+        charge = _pick(columns, CHARGE_STEP_COLUMNS)
+        if charge is not None:
+            current = _current_from_charge_steps(time_s, np.asarray(rows[charge[1]], dtype=np.float64) * charge[2],
+                                                 path, charge[1])
+            current_name = f"{charge[1]} / time step"
+    if current is None:
+        metadata["current_missing"] = True
+    metadata.update(time_column=time_col[1], voltage_column=volt_col[1], current_column=current_name)
     return EchemLog(time_s, voltage_v, current, started_at, path, technique, metadata)
+
+
+def _current_from_charge_steps(time_s: np.ndarray, charge_step: np.ndarray, path, name: str) -> np.ndarray:
+    """Current (mA) from the charge passed since the previous point (mA s) and the time steps (s).
+
+    The first point has no previous one: it takes the next step's duration (EC-Lab writes 0 for
+    it, and its charge step is 0 in the files seen). A charge passed in no time is refused.
+    """
+    if not np.all(np.isfinite(charge_step)):
+        i = int(np.flatnonzero(~np.isfinite(charge_step))[0])
+        raise InputError(path, "non-finite charge step", field=f"{name}, row {i + 1}")
+    dt = np.diff(time_s, prepend=time_s[0] - (time_s[1] - time_s[0]))
+    stalled = (dt <= 0) & (charge_step != 0)
+    if stalled.any():
+        i = int(np.flatnonzero(stalled)[0])
+        raise InputError(path, f"charge passed in zero time at t = {time_s[i]:g} s: cannot form a current from it",
+                         field=f"{name}, row {i + 1}")
+    current = np.zeros_like(charge_step)
+    moving = dt > 0
+    current[moving] = charge_step[moving] / dt[moving]
+    return current
 
 
 def _decimal_mark(rows, indices: list[int]) -> str:
