@@ -78,8 +78,11 @@ def test_cli_import_export_round_trip(tmp_path, capsys):
     assert main(["ir", "export", str(tmp_path / "data.h5"), "-o", str(tmp_path / "out")]) == 0
     for e in import_folder(tmp_path / "out"):
         assert_same(ds[e.name], e)
-    # exporting again over an earlier export replaces it whole
-    assert main(["ir", "export", str(tmp_path / "data.h5"), "-o", str(tmp_path / "out")]) == 0
+    # exporting again over an earlier export is refused without --force, and replaces it whole with it
+    capsys.readouterr()
+    assert main(["ir", "export", str(tmp_path / "data.h5"), "-o", str(tmp_path / "out")]) == 1
+    assert "out: exists and holds an earlier export; pass --force to overwrite it" in capsys.readouterr().err
+    assert main(["ir", "export", str(tmp_path / "data.h5"), "-o", str(tmp_path / "out"), "--force"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cell-a", "cell-c", "dataset.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 

@@ -75,6 +75,12 @@ def test_import_operando_end_to_end(tmp_path, capsys):
                                                      & (np.linspace(600, 4000, 3527) <= 2200))
     peak = e.absorbance[:, np.argmin(np.abs(e.wavenumber_cm1 - 1750))]
     assert np.allclose(peak, 1.05 - 0.1 * np.arange(6), atol=0.01)  # order by time, JCAMP ones included
+    # the same command again does not silently replace data.h5: refused, then replaced with --force
+    before = out.read_bytes()
+    assert main(args) == 1
+    assert "data.h5: dataset already exists; pass --force to overwrite it" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main(args + ["--force"]) == 0
 
 
 def test_spectra_outside_the_log_are_named(tmp_path, capsys):

@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true",
                    help="tiny training budgets (a smoke run in minutes; the numbers mean nothing)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out folder that is not empty (an earlier run's files are replaced)")
     p.set_defaults(func=run)
 
 
@@ -28,7 +30,10 @@ def run(args) -> int:
     from operando.ir.report import write_report
     from operando.ir.simulate import simulate_calibration, simulate_dataset
 
+    from operando.atomic import refuse_overwrite
+
     out: Path = args.out
+    refuse_overwrite(out, args.force, folder=True, what="pipeline output")
     started = time.perf_counter()
     data_path, calibration_path = out / "opirspec7k-sim.h5", out / "calibration.h5"
 

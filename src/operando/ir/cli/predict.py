@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser("predict", help="forecast every step of an experiment from its first spectrum")
@@ -16,6 +18,7 @@ def register(sub) -> None:
                    help="two-stream ABCC models: also write the electrolyte, SEI and residual contributions "
                         "(forecast_elec/sei/residual.csv: mean change from the first spectrum, absorbance)")
     p.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run)
 
 
@@ -29,6 +32,9 @@ def run(args) -> int:
     from operando.ir.models.export import write_steps_csv, write_wide_csv
     from operando.ir.models.runs import load_run
 
+    from operando.atomic import refuse_overwrite
+
+    refuse_overwrite(args.out, args.force, folder=True, what="forecast")
     model = load_run(args.run)
     ds = OperandoDataset.load(args.data)
     if args.experiment not in ds.names:
