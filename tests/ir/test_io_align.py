@@ -126,8 +126,11 @@ def test_untimed_nir_and_transmittance_spectra_are_refused(tmp_path):
     when = datetime(2024, 1, 15, 10, 10, tzinfo=GMT1)
     nir = write_opus(tmp_path / "nir.0", {"AB": (np.linspace(12000.0, 4000.0, 500), np.full(500, 0.3))}, when)
     from operando.ir.io import read_spectrum
-    with pytest.raises(InputError, match=r"nir\.0: spectrum covers 4000\.0-12000\.0 cm-1 \(near-infrared"):
+    with pytest.raises(InputError, match=r"nir\.0: spectrum covers 4000\.0-12000\.0 cm-1 \(near-infrared") as err:
         build_experiment([read_spectrum(nir)], log, toy_meta("x"))
+    # an import is not a forecast: the message says what the range is needed for here
+    assert "an operando IR dataset needs the mid-IR range 800-2000 cm-1" in str(err.value)
+    assert "forecasting" not in str(err.value)
     x = np.linspace(2100.0, 700.0, 400)
     t = write_opus(tmp_path / "t.0", {"TR": (x, 10 ** -(0.05 + _band(x, 1750, 12, 0.8)))}, when)
     with pytest.raises(InputError, match=r"t\.0: holds transmittance, not absorbance"):

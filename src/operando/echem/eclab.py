@@ -27,8 +27,9 @@ previous point over the time since it, ``dq/mA.h * 3600 / dt`` (checked against 
 real file: equal to 1e-17 mA). The reader forms the current that way from ``dq/mA.h`` or
 ``dQ/C`` (``metadata["current_column"]`` says so); a log with neither has ``current_ma = None``
 and ``metadata["current_missing"]`` set, which the import reports. A CSV with the columns ``Time [s]``, ``Voltage [V]`` (and optionally
-``Current [mA]``) is the potentiostat-neutral alternative; its start time may be given as a
-comment ``# started_at: 2024-05-01T10:00:00+02:00``.
+``Current [mA]``) is the potentiostat-neutral alternative, separated by ``,``, ``;`` or tab
+(found from the header; with ``;`` or tab a decimal comma works too); its start time may be
+given as a comment ``# started_at: 2024-05-01T10:00:00+02:00``.
 """
 from __future__ import annotations
 
@@ -125,6 +126,9 @@ def _build(path: Path, columns: list[str], rows: list[tuple[int, list[str]]] | d
         if metadata.get("format") == "csv":  # name the columns the way a CSV log must spell them
             wanted = (("time ('Time [s]')", time_col), ("voltage ('Voltage [V]')", volt_col))
             columns = [CSV_NAMES.get(c, c) for c in columns]
+            if len(columns) == 1:  # one column: the header is not split by ',', ';' or tab
+                raise InputError(path, f"the header {columns[0]!r} is one column: separate 'Time [s]' and "
+                                       "'Voltage [V]' (and 'Current [mA]') by ',', ';' or tab", line=header_line)
         else:
             wanted = (("time ('time/s')", time_col), ("voltage ('Ewe/V' or '<Ewe>/V')", volt_col))
         missing = " and ".join(n for n, c in wanted if c is None)
@@ -140,12 +144,15 @@ def _build(path: Path, columns: list[str], rows: list[tuple[int, list[str]]] | d
         wanted = [time_col, volt_col] + ([curr_col] if curr_col else [])
         decimal = _decimal_mark(rows, [c[0] for c in wanted])
         values = np.empty((len(rows), len(wanted)))
+        csv = metadata.get("format") == "csv"
         for r, (number, fields) in enumerate(rows):
             for k, (index, name, scale) in enumerate(wanted):
+                shown = CSV_NAMES.get(name, name) if csv else name  # a CSV's columns under its own names
                 if index >= len(fields):
-                    raise InputError(path, f"row has {len(fields)} fields, column {name!r} is number {index + 1}",
-                                     line=number)
-                values[r, k] = _number(fields[index], decimal, path, number, name) * scale
+                    split = f" (split at {metadata['delimiter']}, the header's delimiter)" if csv else ""
+                    raise InputError(path, f"row has {len(fields)} fields{split}, column {shown!r} is number "
+                                           f"{index + 1}", line=number)
+                values[r, k] = _number(fields[index], decimal, path, number, shown) * scale
         time_s, voltage_v = values[:, 0], values[:, 1]
         current = values[:, 2] if curr_col else None
         lines = [n for n, _ in rows]
@@ -294,7 +301,7 @@ def read_echem_csv(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -
     path = Path(path)
     text = _decode(read_file_bytes(path))
     metadata: dict = {"format": "csv"}
-    started_at, header, rows = None, None, []
+    started_at, header, rows, delimiter = None, None, [], ","
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped:
@@ -307,17 +314,40 @@ def read_echem_csv(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -
                 except ValueError:
                     raise InputError(path, f"started_at {m.group(1).strip()!r} is not ISO 8601", line=number) from None
             continue
-        fields = [f.strip().strip('"') for f in stripped.split(",")]
         if header is None:
-            header = (number, fields)
+            delimiter = _csv_delimiter(stripped)
+            header = (number, [f.strip().strip('"') for f in stripped.split(delimiter)])
         else:
-            rows.append((number, fields))
+            rows.append((number, [f.strip().strip('"') for f in stripped.split(delimiter)]))
     if header is None:
         raise InputError(path, "empty file")
     columns = [ECLAB_NAMES.get(c, c) for c in header[1]]
     if not rows:
         raise InputError(path, "no data rows after the header", line=header[0])
+    metadata["delimiter"] = _DELIMITER_NAMES[delimiter]
+    width = len(header[1])
+    for number, fields in rows:
+        if len(fields) != width:
+            line = text.splitlines()[number - 1]
+            other = next((d for d in CSV_DELIMITERS if d != delimiter and len(line.split(d)) == width), None)
+            if other is not None:
+                raise InputError(path, f"the header separates its columns with {_DELIMITER_NAMES[delimiter]} but "
+                                       f"this row with {_DELIMITER_NAMES[other]}: use one delimiter throughout",
+                                 line=number)
+            break  # a row of another width: _build names the column it lacks
     return _build(path, columns, rows, started_at, None, metadata, header[0])
+
+
+CSV_DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab"}
+
+
+def _csv_delimiter(header: str) -> str:
+    """The delimiter of a CSV log, from its header line: the one of ',', ';', tab that splits it
+    into the most columns (',' when none does); the rows must then use it too."""
+    counts = {d: len(header.split(d)) for d in CSV_DELIMITERS}
+    best = max(CSV_DELIMITERS, key=lambda d: counts[d])  # ties keep the order of CSV_DELIMITERS
+    return best if counts[best] > 1 else ","
 
 
 def read_echem(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> EchemLog:

@@ -131,7 +131,7 @@ def build_experiment(spectra: list[Spectrum], log: EchemLog, meta: ExperimentMet
     converted = []
     checked = []
     for s in spectra:
-        check_ir_window(s)
+        check_ir_window(s, purpose="an operando IR dataset")
         a = require_absorbance(s, convert_transmittance=convert_transmittance)
         if a is not s:
             converted.append(s.source.name)
