@@ -156,7 +156,11 @@ def _chromium(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
                               capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+NO_CHROMIUM = ("the report-rendering test needs headless Chromium, which is not installed: install the Debian "
+               "package 'chromium' (apt-get install chromium)")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_report_renders_in_headless_chromium(report_with_model, tmp_path):
     # 1. A screenshot of the page as a browser opens it (file://, no server).
     shot = tmp_path / "shot.png"
