@@ -66,10 +66,10 @@ def coverage_samples(model) -> int | None:
 
 def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], out: str | Path, *,
               seed: int = 0, split_seed: int = 0, train_steps: int | None = None, quick: bool = False,
-              log: Callable[[str], None] = print) -> dict[str, Path]:
+              log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Path]:
     """Score ``models`` (training seed ``seed``) on ``splits`` of the dataset at ``data`` (made
     with ``split_seed``; OpIRBench's splits are seed 0 whatever the training seed); return each
-    split's table.md."""
+    split's table.md. With ``progress`` each model shows a bar with its phase while it runs."""
     from operando.ir.bench.runner import evaluate, noise_floor, save_result, write_tables
     from operando.ir.bench.splits import get_split
     from operando.ir.data.dataset import OperandoDataset
@@ -91,7 +91,7 @@ def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], ou
             save_result(floor, out)
         for name in models:
             model = bench_model(name, seed, split_name, out, train_steps, quick, unseen_systems=bool(unseen))
-            result = evaluate(model, ds, split, coverage_samples=coverage_samples(model))
+            result = evaluate(model, ds, split, coverage_samples=coverage_samples(model), progress=progress)
             result.seed = seed
             save_result(result, out)
             s = result.summary()
