@@ -57,8 +57,14 @@ def run(args) -> int:
                           run=out / "results" / "runs" / run_name("meanflow", "system", args.seed), calibration=calibration_path)
     print(f"done in {time.perf_counter() - started:.0f} s")
     default_model = out / "results" / "runs" / run_name("meanflow", "random", args.seed)
-    print(f"default model for your own cells: {default_model}  (operando ir forecast --run {default_model} "
-          "--spectrum FILE --voltage FILE --meta experiment.json -o forecast/; docs/ir/bring-your-own-data.md)")
+    if args.quick:
+        from operando.ir.smoke import SMOKE_NOTE
+
+        print(f"{SMOKE_NOTE}: no model of {out / 'results' / 'runs'} is recommended; run without --quick for a "
+              "model to forecast your own cells with")
+    else:
+        print(f"default model for your own cells: {default_model}  (operando ir forecast --run {default_model} "
+              "--spectrum FILE --voltage FILE --meta experiment.json -o forecast/; docs/ir/bring-your-own-data.md)")
     print(f"report: {report}")
     return 0
 

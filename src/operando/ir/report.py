@@ -55,6 +55,7 @@ figcaption { font-size: 0.85em; color: #555; }
 .note { color: #666; font-size: 0.9em; }
 .good { color: #1a7f37; font-weight: 600; }
 .weak { color: #b35900; font-weight: 600; }
+.smoke { background: #fff3cd; border: 2px solid #b35900; padding: 0.6em 1em; font-weight: 600; }
 """
 
 
@@ -366,7 +367,13 @@ def write_report(output: str | Path, *, data: str | Path | OperandoDataset | Non
     if results_dir is not None:
         meta.append(("Results", str(results_dir)))
     meta += _run_description(run_dir) if run_dir is not None else [("Model", "none (no run folder given)")]
-    body = [f"<h1>{_esc(title)}</h1>", _key_value_table(meta), _tables_section(results_dir)]
+    body = [f"<h1>{_esc(title)}</h1>"]
+    from operando.ir.smoke import SMOKE_NOTE, is_smoke_run
+
+    if is_smoke_run(results_dir) or is_smoke_run(run_dir):
+        body.append(f'<p class="smoke">{_esc(SMOKE_NOTE)}.</p>')
+        meta.insert(0, ("Smoke run", "yes: made with --quick"))
+    body += [_key_value_table(meta), _tables_section(results_dir)]
     if dataset is not None:
         if experiments:
             body.append("<h2>Experiments</h2>")

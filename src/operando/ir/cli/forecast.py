@@ -57,6 +57,10 @@ def run(args) -> int:
           f"{v.min():.3g} .. {v.max():.3g} V ({draws}, seed {result.info['seed']})")
     if result.info["converted_from_transmittance"]:
         print(f"{args.spectrum}: converted from transmittance (A = -log10 T)")
+    if result.info["smoke_run"]:
+        from operando.ir.smoke import SMOKE_NOTE
+
+        print(f"WARNING: {args.run} is from a {SMOKE_NOTE}; this forecast means nothing (marked in forecast.json)")
     if not result.info["profile_has_current"]:
         print(f"note: {args.voltage} has no current column; the model was conditioned on zero current")
     print(f"wrote {args.output}/: forecast_mean.csv" + (", forecast_std.csv, forecast_low.csv, forecast_high.csv"
