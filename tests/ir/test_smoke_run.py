@@ -115,3 +115,15 @@ def test_a_full_run_over_a_smoke_run_clears_the_marks(smoke, tmp_path):
     shutil.rmtree(results / "runs" / "meanflow-random")  # ... and its model: nothing of the smoke run is left
     suite.run_suite(smoke["data"], ["static"], ("random",), results, log=lambda line: None, progress=False)
     assert not (results / SMOKE_FILE).exists()
+
+
+def test_the_report_shows_the_provenance_docs_report_md_promises(smoke, tmp_path):
+    # docs/ir/report.md: "run (name, split, seed, objective, training steps)"; a bench run folder
+    # (no run.json, as the pipeline's) showed only its path.
+    from operando.ir.report import write_report
+
+    page = write_report(tmp_path / "report.html", data=smoke["data"], results=smoke["results"], run=smoke["run"],
+                        experiments=["cu-3"], n_samples=2).read_text().replace("\n", "")
+    assert "<th>Run</th><td>meanflow-random (split random, seed 0)</td>" in page
+    assert "<th>Model</th><td>meanflow / small / target chemical_flow</td>" in page
+    assert "<th>Training steps</th><td>20</td>" in page

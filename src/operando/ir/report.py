@@ -173,17 +173,32 @@ def held_out_experiments(dataset: OperandoDataset, results_dir: Path | None = No
 
 
 def _run_description(run_dir: Path) -> list[tuple[str, str]]:
+    """Provenance of a run folder: name, split, seed, objective, training steps -- from run.json
+    (``operando ir train``), else from forecaster.json and config.json (a run folder of
+    ``operando ir bench``, named ``<model>-<split>[-seed-<N>]``)."""
     rows = [("Run folder", str(run_dir))]
-    path = run_dir / "run.json"
-    if path.is_file():
+
+    def read(name: str) -> dict:
         try:
-            run = json.loads(path.read_text(encoding="utf-8"))
-            model, training = run.get("model", {}), run.get("training", {})
-            rows += [("Run", f"{run.get('name')} (split {run.get('split')}, seed {run.get('seed')})"),
-                     ("Model", f"{model.get('objective')} / {model.get('preset')} / target {model.get('target')}"),
-                     ("Training steps", str(training.get("steps")))]
+            value = json.loads((run_dir / name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            pass
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    run = read("run.json")
+    if run:
+        name, split, seed = run.get("name"), run.get("split"), run.get("seed")
+        model, steps = run.get("model", {}), run.get("training", {}).get("steps")
+    else:
+        forecaster, training = read("forecaster.json"), read("config.json")
+        if not forecaster:
+            return rows
+        named = re.match(r"^(.*)-(random|system)(?:-seed-\d+)?$", run_dir.name)
+        name, split = run_dir.name, named.group(2) if named else "not recorded"
+        seed, model, steps = forecaster.get("seed"), forecaster.get("model", {}), training.get("steps")
+    rows += [("Run", f"{name} (split {split}, seed {seed})"),
+             ("Model", f"{model.get('objective')} / {model.get('preset')} / target {model.get('target')}"),
+             ("Training steps", str(steps))]
     return rows
 
 
