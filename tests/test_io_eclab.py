@@ -87,6 +87,11 @@ def test_mpr_agrees_with_mpt(stem):
     assert len(text) == len(binary) and text.started_at == binary.started_at
     assert np.allclose(binary.time_s, text.time_s, rtol=0, atol=1e-6)
     assert np.allclose(binary.voltage_v, text.voltage_v, rtol=0, atol=1e-6)  # .mpt prints 8 digits
+    # the current too: gcpl.issue_149.mpr stores none (galvani gives 'dq/mA.h'), its .mpt has '<I>/mA'
+    assert (binary.current_ma is None) == (text.current_ma is None) == (not READABLE[stem][5])
+    if text.current_ma is not None:
+        assert np.allclose(binary.current_ma, text.current_ma, rtol=1e-6, atol=1e-9)
+    assert binary.metadata.get("current_missing", False) == (not READABLE[stem][5])
 
 
 def test_mpr_without_galvani_names_the_extra(tmp_path, monkeypatch):
@@ -144,3 +149,52 @@ def test_csv_log_missing_column_is_named_the_csv_way(tmp_path):
                                          r"'Potential \[V\]'") as err:
         read_echem(bad)
     assert "bad.csv" in str(err.value) and "Ewe" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, delimiter", [
+    ("Time [s];Voltage [V];Current [mA]\n0;3,0;-0,1\n10;2,9;-0,1\n", "';'"),  # refused before: ';' not split
+    ("Time [s];Voltage [V];Current [mA]\n0;3.0;-0.1\n10;2.9;-0.1\n", "';'"),
+    ("Time [s]\tVoltage [V]\tCurrent [mA]\n0\t3.0\t-0.1\n10\t2.9\t-0.1\n", "tab"),
+    ("# started_at: 2024-05-01T10:00:00+02:00\nTime [s],Voltage [V],Current [mA]\n0,3.0,-0.1\n10,2.9,-0.1\n", "','"),
+])
+def test_csv_log_delimiters_as_for_spectra(tmp_path, text, delimiter):
+    f = tmp_path / "profile.csv"
+    f.write_text(text)
+    log = read_echem(f)
+    np.testing.assert_array_equal(log.time_s, [0.0, 10.0])
+    np.testing.assert_array_equal(log.voltage_v, [3.0, 2.9])
+    np.testing.assert_array_equal(log.current_ma, [-0.1, -0.1])
+    assert log.metadata["delimiter"] == delimiter
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Time [s];Voltage [V]\n0,3.0\n10,2.9\n",
+     r"line 2: the header separates its columns with ';' but this row with ',': use one delimiter throughout"),
+    ("Time [s] Voltage [V]\n0 3.0\n10 2.9\n",
+     r"line 1: the header 'Time \[s\] Voltage \[V\]' is one column: separate 'Time \[s\]' and 'Voltage \[V\]' "
+     r"\(and 'Current \[mA\]'\) by ',', ';' or tab"),
+    ("Time [s];Voltage [V]\n0;3.0\n10\n",
+     r"line 3: row has 1 fields \(split at ';', the header's delimiter\), column 'Voltage \[V\]' is number 2"),
+    ("Time [s];Voltage [V]\n0;3.0\n10;abc\n", r"line 3: field 'Voltage \[V\]': expected a number"),
+])
+def test_csv_log_delimiter_problems_are_named(tmp_path, text, message):
+    f = tmp_path / "bad.csv"
+    f.write_text(text)
+    with pytest.raises(InputError, match=r"bad\.csv: " + message) as err:
+        read_echem(f)
+    assert "Ewe" not in str(err.value)
+
+
+def test_csv_log_without_start_time_gets_the_started_at_hint(tmp_path):
+    from operando.echem.clock import times_on_log_clock
+
+    f = tmp_path / "profile.csv"
+    f.write_text("Time [s],Voltage [V]\n0,3.0\n10,2.9\n")
+    when = [datetime(2024, 5, 1, 8, 0, 5, tzinfo=timezone.utc)]
+    with pytest.raises(InputError, match=r"profile\.csv: the CSV log has no start time, so measurements cannot be "
+                                         r"placed on its clock: add a comment line such as "
+                                         r"'# started_at: 2024-05-01T10:00:00\+02:00' above the header") as err:
+        times_on_log_clock(when, read_echem(f))
+    assert "Acquisition started on" not in str(err.value)
+    f.write_text("# started_at: 2024-05-01T10:00:00+02:00\nTime [s],Voltage [V]\n0,3.0\n10,2.9\n")
+    assert times_on_log_clock(when, read_echem(f)).tolist() == [5.0]

@@ -59,3 +59,42 @@ def write_text(target: str | Path, text: str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(target)
+
+
+# ------------------------------------------------------------------ the one overwrite rule
+
+FORCE_HELP = "replace an existing output (without --force, an existing output is refused)"
+
+
+def refuse_overwrite(target: str | Path, force: bool, *, folder: bool = False, marker: str | None = None,
+                     what: str = "output") -> None:
+    """The rule every command-line writer follows: an existing output is refused unless ``force``.
+
+    A file ``target`` that exists is refused (a folder in its place always). A ``folder``
+    target that exists and is not empty is refused. With ``force`` the file is replaced and
+    the folder written into -- except that a writer replacing its folder whole passes its
+    ``marker`` file, and then only an earlier output of the same kind (a folder holding
+    ``marker``) is replaced: a folder of other files is never deleted, with or without --force.
+    Raises :class:`~operando.errors.InputError` naming the path and saying what to do.
+    """
+    from operando.errors import InputError
+
+    target = Path(target)
+    if not target.exists():
+        return
+    if not folder:
+        if target.is_dir():
+            raise InputError(target, "is a folder; give a file name")
+        if not force:
+            raise InputError(target, f"{what} already exists; pass --force to overwrite it")
+        return
+    if not target.is_dir():
+        raise InputError(target, f"exists and is not a folder; give a folder for the {what}")
+    if not any(target.iterdir()):
+        return
+    if marker is not None and not (target / marker).is_file():
+        raise InputError(target, f"exists and holds other files than an earlier {what} (no {marker}); give a new "
+                                 f"or empty folder (--force replaces only an earlier {what} folder)")
+    if not force:
+        held = "an earlier " + what if marker is not None else "files"
+        raise InputError(target, f"exists and holds {held}; pass --force to overwrite it")

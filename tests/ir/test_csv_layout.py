@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +79,11 @@ def test_cli_import_export_round_trip(tmp_path, capsys):
     assert main(["ir", "export", str(tmp_path / "data.h5"), "-o", str(tmp_path / "out")]) == 0
     for e in import_folder(tmp_path / "out"):
         assert_same(ds[e.name], e)
-    # exporting again over an earlier export replaces it whole
-    assert main(["ir", "export", str(tmp_path / "data.h5"), "-o", str(tmp_path / "out")]) == 0
+    # exporting again over an earlier export is refused without --force, and replaces it whole with it
+    capsys.readouterr()
+    assert main(["ir", "export", str(tmp_path / "data.h5"), "-o", str(tmp_path / "out")]) == 1
+    assert "out: exists and holds an earlier export; pass --force to overwrite it" in capsys.readouterr().err
+    assert main(["ir", "export", str(tmp_path / "data.h5"), "-o", str(tmp_path / "out"), "--force"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cell-a", "cell-c", "dataset.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -283,6 +287,30 @@ def test_fractions_not_summing_to_one(tmp_path):
     meta["electrolyte"]["solvents"][1]["fraction"] = 0.4
     assert_import_fails(tmp_path, write_tree(tmp_path, meta=meta), "experiment.json",
                         "field 'electrolyte.solvents'", "sum to 0.9")
+
+
+@pytest.mark.parametrize("where, smiles, problem", [
+    # refused before for no model: MeanFlow ignored the recipe's SMILES, ABCC refused it without the file
+    (("solvents", 1), "COC(=O)OC)", "unmatched ')'"),
+    (("salt", None), "[Li+].F[P-](F)(F)(F)(F", "unclosed '('"),
+    (("solvents", 0), "C(C)(C)(C)(C)C", "bonds of total order"),
+    (("additives", 0), "c1cc1", "RDKit cannot read it"),
+])
+def test_invalid_smiles_is_refused_at_reading_naming_file_and_field(tmp_path, where, smiles, problem):
+    if "RDKit" in problem:
+        pytest.importorskip("rdkit")
+    meta = json.loads(json.dumps(META))
+    meta["electrolyte"]["additives"] = [{"name": "VC", "smiles": "C1=COC(=O)O1", "weight_percent": 2.0}]
+    key, index = where
+    entry = meta["electrolyte"][key] if index is None else meta["electrolyte"][key][index]
+    entry["smiles"] = smiles
+    field = f"electrolyte.{key}" + ("" if index is None else f"[{index}]") + ".smiles"
+    assert_import_fails(tmp_path, write_tree(tmp_path, meta=meta), "experiment.json", f"field '{field}'",
+                        f"invalid SMILES {smiles!r}", problem)
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=rf"experiment\.json: field '{re.escape(field)}': invalid SMILES"):
+        ExperimentMeta.from_json_file(path)
 
 
 def test_duplicate_experiment_names(tmp_path):

@@ -45,8 +45,13 @@ def test_cli_decompose_and_plot(toy_dataset, tmp_path, capsys):
                  "-o", str(tmp_path / "diff.png")]) == 0
     assert (tmp_path / "diff.png").exists()
     capsys.readouterr()
-    assert main(["ir", "decompose", str(data), "-o", str(out)]) == 1  # several experiments, none chosen
+    # several experiments, none chosen (a new folder: an existing one is refused first, without --force)
+    assert main(["ir", "decompose", str(data), "-o", str(tmp_path / "mcr-all")]) == 1
     assert "--experiment" in capsys.readouterr().err
-    assert main(["ir", "decompose", str(data), "-e", "cu-0", "-o", str(out), "-k", "x"]) == 1
-    assert main(["ir", "decompose", str(data), "-e", "cu-0", "-o", str(out), "-k", "2",
+    # bad options into the earlier folder with --force: refused for the option, not for the folder
+    capsys.readouterr()
+    assert main(["ir", "decompose", str(data), "-e", "cu-0", "-o", str(out), "--force", "-k", "x"]) == 1
+    assert "pass --force" not in capsys.readouterr().err
+    assert main(["ir", "decompose", str(data), "-e", "cu-0", "-o", str(out), "--force", "-k", "2",
                  "--unimodal", "3"]) == 1
+    assert "pass --force" not in capsys.readouterr().err

@@ -121,8 +121,11 @@ def test_cli_forecast_from_jcamp_and_mpt(run_dir, files, tmp_path, capsys):
     assert record["interval_level"] == 0.9 and record["experiment"] == CELL and record["units"] == "absorbance"
     for png in ("forecast_heatmap.png", "forecast_difference.png", "forecast_stages.png"):
         assert (out / png).read_bytes()[:8] == PNG_MAGIC
-    # run again into the same folder: an earlier forecast is replaced whole
-    assert forecast_cli(run_dir, files["jdx"], files["mpt"], files["meta"], out, "--every", 1000) == 0
+    # run again into the same folder: refused without --force, and the earlier forecast replaced whole with it
+    capsys.readouterr()
+    assert forecast_cli(run_dir, files["jdx"], files["mpt"], files["meta"], out, "--every", 1000) == 1
+    assert "forecast: exists and holds an earlier forecast; pass --force to overwrite it" in capsys.readouterr().err
+    assert forecast_cli(run_dir, files["jdx"], files["mpt"], files["meta"], out, "--every", 1000, "--force") == 0
     n_every = int(t_end // 1000) + 1
     assert read_wide(out / "forecast_mean.csv").shape == (601, 1 + n_every)
     assert not (out / "forecast_std.csv").exists()
@@ -264,6 +267,9 @@ def test_output_folder_with_other_files_is_left_alone(run_dir, files, tmp_path, 
     (out / "thesis.tex").write_text("precious")
     assert forecast_cli(run_dir, files["jdx"], files["voltage"], files["meta"], out) == 1
     assert "exists and holds other files" in capsys.readouterr().err
+    # --force replaces only an earlier forecast folder, never a folder of other files
+    assert forecast_cli(run_dir, files["jdx"], files["voltage"], files["meta"], out, "--force") == 1
+    assert "--force replaces only an earlier forecast folder" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["thesis.tex"]
     a_file = tmp_path / "a_file"
     a_file.write_text("x")

@@ -5,6 +5,13 @@
 (truncation, byte flips, inserted/deleted bytes, garbage/duplicated/dropped lines) and feeds
 it to every reader. A reader may return a result or raise the project's InputError; any other
 exception, or a read running past the hang guard, fails the test with the case's seed.
+
+Truncation of OPUS files is covered exhaustively as well: every shared OPUS file
+(``shared/data/opus-opusreader2`` when present, else its identical copies in ``fixtures/opus``)
+is cut at every 1 kB boundary (multiples of 1000 and of 1024 bytes) and at each block boundary
+(a block's first byte, its last byte, its end). Each cut must be refused with an InputError
+saying "truncated" -- or, only when it lies past the end of every block the directory lists,
+read as exactly the spectrum of the whole file (nothing was lost).
 """
 from __future__ import annotations
 
@@ -19,9 +26,13 @@ from io_writers import write_jcamp, write_mpt
 from operando.errors import InputError
 from operando.echem import read_echem, read_mpt
 from operando.ir.io import read_jcamp, read_opus, read_spectrum, read_text_spectrum
+from operando.ir.io.opus import read_directory
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ECLAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "eclab-yadg"
+SHARED_OPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "opus-opusreader2"
+OPUS_SOURCE = SHARED_OPUS if SHARED_OPUS.is_dir() else FIXTURES / "opus"
+OPUS_NAMES = sorted(p.name for p in OPUS_SOURCE.iterdir() if p.name not in ("LICENSE", "SOURCE.md"))
 N_CASES = 300
 HANG_GUARD_S = 20  # a single read taking this long counts as a hang
 
@@ -123,3 +134,42 @@ def test_damaged_real_files_only_raise_input_error(corpus, tmp_path):
         signal.signal(signal.SIGALRM, previous)
     # both outcomes must occur: damage that a reader survives, and damage it refuses
     assert outcomes["read"] > 50 and outcomes["refused"] > 500
+
+
+def cut_points(data: bytes) -> list[int]:
+    """Every 1 kB boundary (1000- and 1024-byte multiples) and every block boundary below the size."""
+    cuts = set(range(1000, len(data), 1000)) | set(range(1024, len(data), 1024))
+    for block in read_directory(data, "full"):
+        cuts |= {block.offset, block.offset + block.size - 1, block.offset + block.size}
+    return sorted(c for c in cuts if 0 < c < len(data))
+
+
+def test_the_shared_opus_files_are_the_fixtures():
+    assert len(OPUS_NAMES) == 8
+    for name in OPUS_NAMES:
+        assert (OPUS_SOURCE / name).read_bytes() == (FIXTURES / "opus" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("name", OPUS_NAMES)
+def test_every_truncation_is_refused_or_loses_nothing(name, tmp_path):
+    data = (OPUS_SOURCE / name).read_bytes()
+    full = read_opus(OPUS_SOURCE / name)
+    data_end = max(b.offset + b.size for b in read_directory(data, name))
+    cuts = cut_points(data)
+    assert len(cuts) >= len(data) // 1000
+    accepted_short = []
+    for cut in cuts:
+        target = tmp_path / name
+        target.write_bytes(data[:cut])
+        try:
+            s = read_opus(target)
+        except InputError as e:
+            assert str(target) in str(e) and "truncated" in str(e), (cut, str(e))
+            continue
+        # read without complaint: only allowed when every block is whole, and then identical
+        if cut < data_end:
+            accepted_short.append(cut)
+        assert np.array_equal(s.values, full.values) and np.array_equal(s.wavenumber_cm1, full.wavenumber_cm1)
+        assert s.acquired_at == full.acquired_at
+    assert not accepted_short, f"{name}: {len(accepted_short)} of {len(cuts)} cuts inside a block read " \
+                               f"without error, e.g. at bytes {accepted_short[:5]}"

@@ -75,6 +75,12 @@ def test_import_operando_end_to_end(tmp_path, capsys):
                                                      & (np.linspace(600, 4000, 3527) <= 2200))
     peak = e.absorbance[:, np.argmin(np.abs(e.wavenumber_cm1 - 1750))]
     assert np.allclose(peak, 1.05 - 0.1 * np.arange(6), atol=0.01)  # order by time, JCAMP ones included
+    # the same command again does not silently replace data.h5: refused, then replaced with --force
+    before = out.read_bytes()
+    assert main(args) == 1
+    assert "data.h5: dataset already exists; pass --force to overwrite it" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main(args + ["--force"]) == 0
 
 
 def test_spectra_outside_the_log_are_named(tmp_path, capsys):
@@ -120,8 +126,11 @@ def test_untimed_nir_and_transmittance_spectra_are_refused(tmp_path):
     when = datetime(2024, 1, 15, 10, 10, tzinfo=GMT1)
     nir = write_opus(tmp_path / "nir.0", {"AB": (np.linspace(12000.0, 4000.0, 500), np.full(500, 0.3))}, when)
     from operando.ir.io import read_spectrum
-    with pytest.raises(InputError, match=r"nir\.0: spectrum covers 4000\.0-12000\.0 cm-1 \(near-infrared"):
+    with pytest.raises(InputError, match=r"nir\.0: spectrum covers 4000\.0-12000\.0 cm-1 \(near-infrared") as err:
         build_experiment([read_spectrum(nir)], log, toy_meta("x"))
+    # an import is not a forecast: the message says what the range is needed for here
+    assert "an operando IR dataset needs the mid-IR range 800-2000 cm-1" in str(err.value)
+    assert "forecasting" not in str(err.value)
     x = np.linspace(2100.0, 700.0, 400)
     t = write_opus(tmp_path / "t.0", {"TR": (x, 10 ** -(0.05 + _band(x, 1750, 12, 0.8)))}, when)
     with pytest.raises(InputError, match=r"t\.0: holds transmittance, not absorbance"):
@@ -151,3 +160,17 @@ def test_meta_errors_surface_through_the_cli(tmp_path, capsys):
     code = main(["ir", "import-operando", "--spectra", str(tmp_path / "spectra"), "--echem",
                  str(_log(tmp_path / "log.mpt")), "--meta", str(bad), "-o", str(tmp_path / "o.h5")])
     assert code == 1 and "missing required field" in capsys.readouterr().err
+
+
+def test_import_says_when_the_log_has_no_current(tmp_path, capsys):
+    # A log without current used to import silently; only `forecast` later mentioned zero current.
+    _series(tmp_path / "spectra", n=3)
+    t = np.linspace(0.0, 5000.0, 501)
+    log = write_mpt(tmp_path / "ocv.mpt", t, 3.0 - 0.0005 * t, None, started=START_LOCAL, decimal=",")
+    args = ["ir", "import-operando", "--spectra", str(tmp_path / "spectra"), "--echem", str(log),
+            "--meta", str(_meta(tmp_path / "experiment.json")), "-o", str(tmp_path / "data.h5"),
+            "--timezone", "Europe/Berlin", "--time-offset", str(CLOCK_LAG_S)]
+    assert main(args) == 0
+    assert ("warning: ocv.mpt has no current column (nor a charge column to form one from): the experiment is "
+            "stored without current, and a model will see it as zero current") in capsys.readouterr().out
+    assert OperandoDataset.load(tmp_path / "data.h5")["cell-A"].current_ma is None

@@ -96,3 +96,68 @@ def test_binary_is_not_text(tmp_path):
     f.write_bytes(b"1000,0.5\n\x00\x01\x02")
     with pytest.raises(InputError, match="binary content"):
         read_spectrum(f)
+
+
+@pytest.mark.parametrize("header, rows, message", [
+    # the new user's file: a ';' header above comma-separated rows ended in IndexError
+    ("Wavenumber;Absorbance", "1000,0.1\n1001,0.2\n1002,0.3\n",
+     r"bad\.csv: line 1: the header separates its names with ';' but the rows are separated by ',': "
+     r"use one delimiter throughout"),
+    ("Wavenumber,Absorbance", "1000;0.1\n1001;0.2\n1002;0.3\n",
+     r"line 1: the header separates its names with ',' but the rows are separated by ';'"),
+    ("Wavenumber\tAbsorbance", "1000;0,1\n1001;0,2\n1002;0,3\n",
+     r"line 1: the header separates its names with tab but the rows are separated by ';'"),
+    ("Spectrum of cell 3", "1000,0.1\n1001,0.2\n1002,0.3\n",
+     r"line 1: the header has 1 name\(s\) but the rows have 2 columns separated by ','"),
+])
+def test_header_that_does_not_match_the_rows_is_refused(tmp_path, header, rows, message):
+    f = tmp_path / "bad.csv"
+    f.write_text(f"{header}\n{rows}")
+    with pytest.raises(InputError, match=message):
+        read_spectrum(f)
+
+
+@pytest.mark.parametrize("header, delimiter", [("Wavenumber [cm-1],Absorbance,", ","),
+                                               ("Wavenumber (cm-1)  Absorbance", " "),
+                                               ("cm-1 A", " ")])
+def test_headers_that_match_the_rows_still_read(tmp_path, header, delimiter):
+    x, y = _band_spectrum(50)
+    f = tmp_path / "ok.csv"
+    trail = "," if header.endswith(",") else ""
+    f.write_text(header + "\n" + "".join(f"{a:.4f}{delimiter}{b:.6f}{trail}\n" for a, b in zip(x, y)))
+    s = read_spectrum(f)
+    assert np.allclose(s.wavenumber_cm1, x, atol=1e-4) and s.kind == "absorbance" and s.metadata["kind_declared"]
+
+
+@pytest.mark.parametrize("header", ["Wavelength [um]", "Wavelength [µm]", "Wavelength [μm]", "Wavelength (UM)",
+                                    "wavelength/um", "lambda_um", "Wavelength [micrometers]"])
+def test_micrometre_headers_are_converted(tmp_path, header):
+    # 'μ' (Greek mu, as typed on most keyboards) was not recognised: 4.8-14.3 um read as 4.8-14.3 cm-1
+    f = tmp_path / "um.csv"
+    f.write_text(f"{header},Absorbance\n4.8,0.1\n5.0,0.2\n14.3,0.3\n", encoding="utf-8")
+    s = read_spectrum(f)
+    assert np.allclose(s.wavenumber_cm1, [1e4 / 14.3, 2000.0, 1e4 / 4.8]) and s.metadata["x_unit"] == "um"
+
+
+@pytest.mark.parametrize("header", ["Wavenumber [cm-1]", "Wavenumber (cm^-1)", "wavenumber/cm-1", "1/cm",
+                                    "Wavenumbers [cm⁻¹]", "Raman shift (cm-1)", "x", "Wavenumber"])
+def test_wavenumber_headers_are_taken_as_cm1(tmp_path, header):
+    f = tmp_path / "wn.csv"
+    f.write_text(f"{header};Absorbance\n1000;0.1\n1500;0.2\n2000;0.3\n", encoding="utf-8")
+    s = read_spectrum(f)
+    assert np.allclose(s.wavenumber_cm1, [1000.0, 1500.0, 2000.0]) and s.metadata["x_unit"] == "cm-1"
+
+
+@pytest.mark.parametrize("header, message", [
+    ("Wavelength", r"line 1: the first column 'wavelength' is a wavelength without a unit: name the unit"),
+    ("Energy [eV]", r"line 1: the first column 'energy \[ev\]' is in 'ev', which is neither a wavenumber \(cm-1\) "
+                    r"nor a wavelength \(um, nm\)"),
+    ("Frequency (THz)", r"line 1: the first column 'frequency \(thz\)' is in 'thz', which is neither"),
+    ("Wavelength [um]", r"line 1: wavelengths in um must be > 0"),
+])
+def test_unknown_or_missing_units_are_refused(tmp_path, header, message):
+    f = tmp_path / "u.csv"
+    first = -1.0 if "um" in header else 4.8
+    f.write_text(f"{header},Absorbance\n{first},0.1\n5.0,0.2\n14.3,0.3\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"u\.csv: " + message):
+        read_spectrum(f)

@@ -83,8 +83,9 @@ def images(page: str) -> list[bytes]:
 
 def test_markdown_table_to_html_escapes_and_drops_the_rule():
     md = "| Model | MAE ↓ |\n|---|---|\n| <b>x</b> & y | 1.0 ± 0.1 |\n\nnot a row\n"
-    assert markdown_table_to_html(md) == ("<table>\n<tr><th>Model</th><th>MAE ↓</th></tr>\n"
-                                          "<tr><td>&lt;b&gt;x&lt;/b&gt; &amp; y</td><td>1.0 ± 0.1</td></tr>\n</table>")
+    assert markdown_table_to_html(md) == ("<table>\n<tr><th>Model</th><th class=\"num\">MAE ↓</th></tr>\n"
+                                          "<tr><td>&lt;b&gt;x&lt;/b&gt; &amp; y</td><td class=\"num\">1.0 ± 0.1</td>"
+                                          "</tr>\n</table>")
     with pytest.raises(ValueError):
         markdown_table_to_html("no table here")
 
@@ -93,7 +94,7 @@ def test_a_bar_inside_a_cell_survives_markdown_and_html():
     """Battery system labels hold "|": markdown_table escapes it, the HTML table shows it."""
     md = markdown_table(pd.DataFrame({"system": ["Cu|EC|Li"], "MSE": [0.5]}))
     assert md.splitlines()[2] == "| Cu\\|EC\\|Li | 0.5 |"
-    assert "<td>Cu|EC|Li</td><td>0.5</td>" in markdown_table_to_html(md)
+    assert '<td>Cu|EC|Li</td><td class="num">0.5</td>' in markdown_table_to_html(md)
 
 
 def test_report_with_model_has_tables_figures_and_scores(inputs, report_with_model, capsys):
@@ -156,7 +157,11 @@ def _chromium(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
                               capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+NO_CHROMIUM = ("the report-rendering test needs headless Chromium, which is not installed: install the Debian "
+               "package 'chromium' (apt-get install chromium)")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_report_renders_in_headless_chromium(report_with_model, tmp_path):
     # 1. A screenshot of the page as a browser opens it (file://, no server).
     shot = tmp_path / "shot.png"
@@ -176,3 +181,59 @@ def test_report_renders_in_headless_chromium(report_with_model, tmp_path):
     broken.write_text(page.replace("base64,iVBOR", "base64,AAAA", 1).replace("</body>", IMAGE_CHECK + "</body>"),
                       encoding="utf-8")
     assert "images=6 broken=1" in _chromium("--dump-dom", broken.as_uri()).stdout
+
+
+# After the load event: every figure's natural and shown size and place, and every table cell's
+# text and alignment (with its table's class), as JSON in <pre id="layout">.
+LAYOUT_CHECK = ("<script>window.addEventListener('load', function () {"
+                "var b = getComputedStyle(document.body), out = {figures: [], cells: [], notes: []};"
+                "out.content = document.body.clientWidth - parseFloat(b.paddingLeft) - parseFloat(b.paddingRight);"
+                "document.querySelectorAll('figure img').forEach(function (im) {"
+                " var r = im.getBoundingClientRect();"
+                " out.figures.push({natural: im.naturalWidth, shown: r.width, height: r.height,"
+                "                   top: Math.round(r.top + window.scrollY), alt: im.alt}); });"
+                "document.querySelectorAll('td').forEach(function (td) {"
+                " out.cells.push({text: td.textContent.trim(), align: getComputedStyle(td).textAlign,"
+                "                 table: td.closest('table').className}); });"
+                "document.querySelectorAll('table + p.note').forEach(function (p) { out.notes.push(p.textContent); });"
+                "var p = document.createElement('pre'); p.id = 'layout'; p.textContent = JSON.stringify(out);"
+                "document.body.appendChild(p); });</script>")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_report_layout_at_1200_px(report_with_model, tmp_path):
+    """At 1200 px: figures shown at their own size (their text not shrunk), figures side by side
+    of one height, no half-width figure alone in a row, text left and numbers right in the
+    tables, and the curve-resolution table explained in a line."""
+    shot = tmp_path / "shot-1200.png"
+    assert _chromium("--window-size=1200,1600", f"--screenshot={shot}", report_with_model.as_uri()).returncode == 0
+    assert shot.read_bytes()[16:24] == (1200).to_bytes(4, "big") + (1600).to_bytes(4, "big")  # PNG IHDR
+    page = tmp_path / "layout.html"
+    page.write_text(report_with_model.read_text(encoding="utf-8").replace("</body>", LAYOUT_CHECK + "</body>"),
+                    encoding="utf-8")
+    dom = _chromium("--window-size=1200,1600", "--dump-dom", page.as_uri()).stdout
+    layout = json.loads(html_unescape(re.search(r'<pre id="layout">(.*?)</pre>', dom, re.S).group(1)))
+    figures, content = layout["figures"], layout["content"]
+    assert len(figures) == 6 and 1000 < content <= 1200
+    for f in figures:  # not scaled down: fonts at the size the figure was drawn with
+        assert f["shown"] >= 0.97 * f["natural"], f
+    rows: dict[int, list[dict]] = {}
+    for f in figures:
+        rows.setdefault(f["top"], []).append(f)
+    for top, row in rows.items():
+        heights = [f["height"] for f in row]
+        assert max(heights) <= 1.02 * min(heights), row  # side by side: one height, no blank below one
+        assert sum(f["shown"] for f in row) >= 0.85 * content, row  # the row is filled, not half empty
+    assert max(len(row) for row in rows.values()) == 2  # waterfall beside difference spectra
+    cells = [c for c in layout["cells"] if c["table"] != "meta"]
+    number = re.compile(r"^[-+−]?(\d|\.\d)")
+    for c in cells:
+        assert c["align"] == ("right" if number.match(c["text"]) else "left"), c
+    assert {c["align"] for c in cells} == {"left", "right"}
+    assert any(n.startswith("r is the correlation of two curves") for n in layout["notes"]), layout["notes"]
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)

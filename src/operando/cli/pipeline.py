@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true",
                    help="tiny training budgets (a smoke run in minutes; the numbers mean nothing)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out folder that is not empty (an earlier run's files are replaced)")
     p.set_defaults(func=run)
 
 
@@ -28,7 +30,10 @@ def run(args) -> int:
     from operando.ir.report import write_report
     from operando.ir.simulate import simulate_calibration, simulate_dataset
 
+    from operando.atomic import refuse_overwrite
+
     out: Path = args.out
+    refuse_overwrite(out, args.force, folder=True, what="pipeline output")
     started = time.perf_counter()
     data_path, calibration_path = out / "opirspec7k-sim.h5", out / "calibration.h5"
 
@@ -52,8 +57,14 @@ def run(args) -> int:
                           run=out / "results" / "runs" / run_name("meanflow", "system", args.seed), calibration=calibration_path)
     print(f"done in {time.perf_counter() - started:.0f} s")
     default_model = out / "results" / "runs" / run_name("meanflow", "random", args.seed)
-    print(f"default model for your own cells: {default_model}  (operando ir forecast --run {default_model} "
-          "--spectrum FILE --voltage FILE --meta experiment.json -o forecast/; docs/ir/bring-your-own-data.md)")
+    if args.quick:
+        from operando.ir.smoke import SMOKE_NOTE
+
+        print(f"{SMOKE_NOTE}: no model of {out / 'results' / 'runs'} is recommended; run without --quick for a "
+              "model to forecast your own cells with")
+    else:
+        print(f"default model for your own cells: {default_model}  (operando ir forecast --run {default_model} "
+              "--spectrum FILE --voltage FILE --meta experiment.json -o forecast/; docs/ir/bring-your-own-data.md)")
     print(f"report: {report}")
     return 0
 

@@ -19,8 +19,12 @@ from operando.errors import InputError
 def times_on_log_clock(acquired_at: Sequence[datetime], log: EchemLog, time_offset_s: float = 0.0) -> np.ndarray:
     """Seconds on the log's clock for each acquisition time, shape (n,)."""
     if log.started_at is None:
+        if log.metadata.get("format") == "csv":
+            raise InputError(log.source, "the CSV log has no start time, so measurements cannot be placed on its "
+                                         "clock: add a comment line such as "
+                                         "'# started_at: 2024-05-01T10:00:00+02:00' above the header")
         raise InputError(log.source, "the electrochemistry log has no start time ('Acquisition started on'), "
-                                     "so spectra cannot be placed on its clock")
+                                     "so measurements cannot be placed on its clock")
     return np.array([(moment - log.started_at).total_seconds() + time_offset_s for moment in acquired_at])
 
 

@@ -21,9 +21,15 @@ points of a small-signal measurement around a bias, not a voltage-time profile t
 spectra with; export the cycling technique (GCPL, CP, CV, LSV, OCV, MB ...) instead.
 
 ``.mpr`` needs the optional extra ``operando[eclab]`` (galvani, GPL-3.0), imported only when
-such a file is read. A CSV with the columns ``Time [s]``, ``Voltage [V]`` (and optionally
-``Current [mA]``) is the potentiostat-neutral alternative; its start time may be given as a
-comment ``# started_at: 2024-05-01T10:00:00+02:00``.
+such a file is read. galvani returns the columns the file stores, and some techniques (GCPL)
+store no current column: the ``<I>/mA`` of their ``.mpt`` export is the charge passed since the
+previous point over the time since it, ``dq/mA.h * 3600 / dt`` (checked against the export of a
+real file: equal to 1e-17 mA). The reader forms the current that way from ``dq/mA.h`` or
+``dQ/C`` (``metadata["current_column"]`` says so); a log with neither has ``current_ma = None``
+and ``metadata["current_missing"]`` set, which the import reports. A CSV with the columns ``Time [s]``, ``Voltage [V]`` (and optionally
+``Current [mA]``) is the potentiostat-neutral alternative, separated by ``,``, ``;`` or tab
+(found from the header; with ``;`` or tab a decimal comma works too); its start time may be
+given as a comment ``# started_at: 2024-05-01T10:00:00+02:00``.
 """
 from __future__ import annotations
 
@@ -41,6 +47,8 @@ MPT_MAGIC = "EC-Lab ASCII FILE"
 MPR_MAGIC = b"BIO-LOGIC MODULAR FILE"
 TIME_COLUMNS = {"time/s": 1.0}
 VOLTAGE_COLUMNS = {"Ewe/V": 1.0, "<Ewe>/V": 1.0, "<Ewe/V>": 1.0, "Ewe/mV": 1e-3, "<Ewe>/mV": 1e-3}
+# Charge passed since the previous point: differentiated into a current when no current column exists.
+CHARGE_STEP_COLUMNS = {"dq/mA.h": 3600.0, "dQ/C": 1e3}  # -> mA when divided by the time step in s
 CURRENT_COLUMNS = {"I/mA": 1.0, "<I>/mA": 1.0, "I/A": 1e3, "<I>/A": 1e3, "I/µA": 1e-3, "<I>/µA": 1e-3}
 IMPEDANCE_COLUMNS = ("freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm")
 START_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S.%f", "%m/%d/%y %H:%M:%S",
@@ -118,6 +126,9 @@ def _build(path: Path, columns: list[str], rows: list[tuple[int, list[str]]] | d
         if metadata.get("format") == "csv":  # name the columns the way a CSV log must spell them
             wanted = (("time ('Time [s]')", time_col), ("voltage ('Voltage [V]')", volt_col))
             columns = [CSV_NAMES.get(c, c) for c in columns]
+            if len(columns) == 1:  # one column: the header is not split by ',', ';' or tab
+                raise InputError(path, f"the header {columns[0]!r} is one column: separate 'Time [s]' and "
+                                       "'Voltage [V]' (and 'Current [mA]') by ',', ';' or tab", line=header_line)
         else:
             wanted = (("time ('time/s')", time_col), ("voltage ('Ewe/V' or '<Ewe>/V')", volt_col))
         missing = " and ".join(n for n, c in wanted if c is None)
@@ -133,12 +144,15 @@ def _build(path: Path, columns: list[str], rows: list[tuple[int, list[str]]] | d
         wanted = [time_col, volt_col] + ([curr_col] if curr_col else [])
         decimal = _decimal_mark(rows, [c[0] for c in wanted])
         values = np.empty((len(rows), len(wanted)))
+        csv = metadata.get("format") == "csv"
         for r, (number, fields) in enumerate(rows):
             for k, (index, name, scale) in enumerate(wanted):
+                shown = CSV_NAMES.get(name, name) if csv else name  # a CSV's columns under its own names
                 if index >= len(fields):
-                    raise InputError(path, f"row has {len(fields)} fields, column {name!r} is number {index + 1}",
-                                     line=number)
-                values[r, k] = _number(fields[index], decimal, path, number, name) * scale
+                    split = f" (split at {metadata['delimiter']}, the header's delimiter)" if csv else ""
+                    raise InputError(path, f"row has {len(fields)} fields{split}, column {shown!r} is number "
+                                           f"{index + 1}", line=number)
+                values[r, k] = _number(fields[index], decimal, path, number, shown) * scale
         time_s, voltage_v = values[:, 0], values[:, 1]
         current = values[:, 2] if curr_col else None
         lines = [n for n, _ in rows]
@@ -154,9 +168,38 @@ def _build(path: Path, columns: list[str], rows: list[tuple[int, list[str]]] | d
         i = int(back[0]) + 1
         raise InputError(path, f"time goes backwards ({time_s[i - 1]:g} s -> {time_s[i]:g} s)",
                          line=lines[i] if lines else None, field=time_col[1])
-    metadata.update(time_column=time_col[1], voltage_column=volt_col[1],
-                    current_column=curr_col[1] if curr_col else None)
+    current_name = curr_col[1] if curr_col else None
+    if current is None and isinstance(rows, dict):
+        charge = _pick(columns, CHARGE_STEP_COLUMNS)
+        if charge is not None:
+            current = _current_from_charge_steps(time_s, np.asarray(rows[charge[1]], dtype=np.float64) * charge[2],
+                                                 path, charge[1])
+            current_name = f"{charge[1]} / time step"
+    if current is None:
+        metadata["current_missing"] = True
+    metadata.update(time_column=time_col[1], voltage_column=volt_col[1], current_column=current_name)
     return EchemLog(time_s, voltage_v, current, started_at, path, technique, metadata)
+
+
+def _current_from_charge_steps(time_s: np.ndarray, charge_step: np.ndarray, path, name: str) -> np.ndarray:
+    """Current (mA) from the charge passed since the previous point (mA s) and the time steps (s).
+
+    The first point has no previous one: it takes the next step's duration (EC-Lab writes 0 for
+    it, and its charge step is 0 in the files seen). A charge passed in no time is refused.
+    """
+    if not np.all(np.isfinite(charge_step)):
+        i = int(np.flatnonzero(~np.isfinite(charge_step))[0])
+        raise InputError(path, "non-finite charge step", field=f"{name}, row {i + 1}")
+    dt = np.diff(time_s, prepend=time_s[0] - (time_s[1] - time_s[0]))
+    stalled = (dt <= 0) & (charge_step != 0)
+    if stalled.any():
+        i = int(np.flatnonzero(stalled)[0])
+        raise InputError(path, f"charge passed in zero time at t = {time_s[i]:g} s: cannot form a current from it",
+                         field=f"{name}, row {i + 1}")
+    current = np.zeros_like(charge_step)
+    moving = dt > 0
+    current[moving] = charge_step[moving] / dt[moving]
+    return current
 
 
 def _decimal_mark(rows, indices: list[int]) -> str:
@@ -258,7 +301,7 @@ def read_echem_csv(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -
     path = Path(path)
     text = _decode(read_file_bytes(path))
     metadata: dict = {"format": "csv"}
-    started_at, header, rows = None, None, []
+    started_at, header, rows, delimiter = None, None, [], ","
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped:
@@ -271,17 +314,40 @@ def read_echem_csv(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -
                 except ValueError:
                     raise InputError(path, f"started_at {m.group(1).strip()!r} is not ISO 8601", line=number) from None
             continue
-        fields = [f.strip().strip('"') for f in stripped.split(",")]
         if header is None:
-            header = (number, fields)
+            delimiter = _csv_delimiter(stripped)
+            header = (number, [f.strip().strip('"') for f in stripped.split(delimiter)])
         else:
-            rows.append((number, fields))
+            rows.append((number, [f.strip().strip('"') for f in stripped.split(delimiter)]))
     if header is None:
         raise InputError(path, "empty file")
     columns = [ECLAB_NAMES.get(c, c) for c in header[1]]
     if not rows:
         raise InputError(path, "no data rows after the header", line=header[0])
+    metadata["delimiter"] = _DELIMITER_NAMES[delimiter]
+    width = len(header[1])
+    for number, fields in rows:
+        if len(fields) != width:
+            line = text.splitlines()[number - 1]
+            other = next((d for d in CSV_DELIMITERS if d != delimiter and len(line.split(d)) == width), None)
+            if other is not None:
+                raise InputError(path, f"the header separates its columns with {_DELIMITER_NAMES[delimiter]} but "
+                                       f"this row with {_DELIMITER_NAMES[other]}: use one delimiter throughout",
+                                 line=number)
+            break  # a row of another width: _build names the column it lacks
     return _build(path, columns, rows, started_at, None, metadata, header[0])
+
+
+CSV_DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab"}
+
+
+def _csv_delimiter(header: str) -> str:
+    """The delimiter of a CSV log, from its header line: the one of ',', ';', tab that splits it
+    into the most columns (',' when none does); the rows must then use it too."""
+    counts = {d: len(header.split(d)) for d in CSV_DELIMITERS}
+    best = max(CSV_DELIMITERS, key=lambda d: counts[d])  # ties keep the order of CSV_DELIMITERS
+    return best if counts[best] > 1 else ","
 
 
 def read_echem(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -> EchemLog:

@@ -60,6 +60,7 @@ import numpy as np
 
 from operando.atomic import atomic_path, write_text
 from operando.errors import InputError, OperandoError
+from operando.ir.smoke import is_smoke_run
 
 # More steps than this without thinning is almost always a raw potentiostat log (EC-Lab
 # writes a row every few seconds): one spectrum per row would make a CSV of that many columns.
@@ -395,7 +396,8 @@ class ForecastModel:
                 "every_s": every_s, "steps_requested": steps,
                 "converted_from_transmittance": static.metadata.get("converted_from"),
                 "static_offset_absorbance": offset, "static_scale_absorbance": scale,
-                "profile_has_current": current_ma is not None, **anchored.info, **few_shot}
+                "profile_has_current": current_ma is not None, "smoke_run": is_smoke_run(self.run_dir),
+                **anchored.info, **few_shot}
         return Forecast(wavenumber_cm1=grid.copy(), time_s=time_s, voltage_v=voltage_v, current_ma=current_ma,
                         mean=anchored.mean, static_absorbance=on_grid, std=anchored.std, low=anchored.low,
                         high=anchored.high, level=None if samples is None else level, info=info)

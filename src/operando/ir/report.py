@@ -34,6 +34,10 @@ from operando.errors import InputError
 
 SPLIT_NAMES = ("random", "system")
 FIGURE_DPI = 90
+# Figure sizes (inches at FIGURE_DPI) that fit the page's 1200 px column without being scaled
+# down, so their text keeps its size: one figure across (1116 px) or two side by side (549 px each).
+FULL_WIDTH = (12.4, 4.6)
+HALF_WIDTH = (6.1, 4.8)
 INTERVAL_LEVEL = 0.9
 
 CSS = """
@@ -43,18 +47,18 @@ h1 { border-bottom: 2px solid #345; padding-bottom: 0.2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
 h3 { margin-top: 1.5em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #eef2f6; }
-td:first-child, th:first-child { text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1em 0; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 0 1.5em;
-        align-items: start; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 0 1.5em; align-items: start; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; display: block; }
 figcaption { font-size: 0.85em; color: #555; }
 .meta td { text-align: left; }
 .note { color: #666; font-size: 0.9em; }
 .good { color: #1a7f37; font-weight: 600; }
 .weak { color: #b35900; font-weight: 600; }
+.smoke { background: #fff3cd; border: 2px solid #b35900; padding: 0.6em 1em; font-weight: 600; }
 """
 
 
@@ -84,9 +88,20 @@ def figure_to_data_uri(fig, dpi: int = FIGURE_DPI) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _figure_html(fig, caption: str) -> str:
+def _figure_html(fig, caption: str, size: tuple[float, float] | None = None) -> str:
+    """A figure with its caption; ``size`` (inches) re-lays the figure out at that size first."""
+    if size is not None:
+        fig.set_size_inches(*size)
     return (f'<figure><img alt="{_esc(caption)}" src="{figure_to_data_uri(fig)}">'
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
+
+
+_NUMBER = re.compile(r"^[-+−]?(\d|\.\d)")
+
+
+def _is_number(cell: str) -> bool:
+    """A cell that reads as a number (``0.631 ± 0.125``, ``-0.397``, ``1e-3``): right-aligned."""
+    return bool(_NUMBER.match(cell)) or cell in ("-", "nan")
 
 
 def markdown_table_to_html(text: str) -> str:
@@ -103,8 +118,12 @@ def markdown_table_to_html(text: str) -> str:
     if not cells:
         raise ValueError("no table found")
     head, body = cells[0], cells[1:]
-    out = ["<table>", "<tr>" + "".join(f"<th>{_esc(c)}</th>" for c in head) + "</tr>"]
-    out += ["<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in body]
+    # a column whose every cell is a number is right-aligned (header too); text columns stay left
+    numeric = [bool(body) and all(j < len(r) and _is_number(r[j]) for r in body) for j in range(len(head))]
+    cls = [' class="num"' if n else "" for n in numeric]
+    out = ["<table>", "<tr>" + "".join(f"<th{cls[j]}>{_esc(c)}</th>" for j, c in enumerate(head)) + "</tr>"]
+    out += ["<tr>" + "".join(f"<td{cls[j] if j < len(cls) else ''}>{_esc(c)}</td>" for j, c in enumerate(r))
+            + "</tr>" for r in body]
     return "\n".join(out + ["</table>"])
 
 
@@ -172,17 +191,32 @@ def held_out_experiments(dataset: OperandoDataset, results_dir: Path | None = No
 
 
 def _run_description(run_dir: Path) -> list[tuple[str, str]]:
+    """Provenance of a run folder: name, split, seed, objective, training steps -- from run.json
+    (``operando ir train``), else from forecaster.json and config.json (a run folder of
+    ``operando ir bench``, named ``<model>-<split>[-seed-<N>]``)."""
     rows = [("Run folder", str(run_dir))]
-    path = run_dir / "run.json"
-    if path.is_file():
+
+    def read(name: str) -> dict:
         try:
-            run = json.loads(path.read_text(encoding="utf-8"))
-            model, training = run.get("model", {}), run.get("training", {})
-            rows += [("Run", f"{run.get('name')} (split {run.get('split')}, seed {run.get('seed')})"),
-                     ("Model", f"{model.get('objective')} / {model.get('preset')} / target {model.get('target')}"),
-                     ("Training steps", str(training.get("steps")))]
+            value = json.loads((run_dir / name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            pass
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    run = read("run.json")
+    if run:
+        name, split, seed = run.get("name"), run.get("split"), run.get("seed")
+        model, steps = run.get("model", {}), run.get("training", {}).get("steps")
+    else:
+        forecaster, training = read("forecaster.json"), read("config.json")
+        if not forecaster:
+            return rows
+        named = re.match(r"^(.*)-(random|system)(?:-seed-\d+)?$", run_dir.name)
+        name, split = run_dir.name, named.group(2) if named else "not recorded"
+        seed, model, steps = forecaster.get("seed"), forecaster.get("model", {}), training.get("steps")
+    rows += [("Run", f"{name} (split {split}, seed {seed})"),
+             ("Model", f"{model.get('objective')} / {model.get('preset')} / target {model.get('target')}"),
+             ("Training steps", str(steps))]
     return rows
 
 
@@ -206,6 +240,9 @@ def _tables_section(results_dir: Path | None) -> str:
     parts.append('<p class="note">Mean ± standard deviation over the test spectra (DILATE: over the test '
                  "experiments); scalings as in the column headers; ↓ lower is better, ↑ higher is better.</p>")
     return "\n".join(parts)
+
+
+_TEXT, _NUM = "", ' class="num"'
 
 
 def _agreement_table(result: dict) -> str:
@@ -234,9 +271,16 @@ def _agreement_table(result: dict) -> str:
         if forecast is not None:
             pair = entry.get("forecast_vs_measured", {})
             html_cells += [_r(pair.get("spectrum_correlation")), _r(pair.get("profile_correlation"))]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in html_cells) + "</tr>")
-    table = "<table><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
-    lines = [f"K = {measured.n_components} (suggested {measured.n_components_suggested}); singular values / noise "
+        # component number and correlations right-aligned, names and mix left
+        rows.append("<tr>" + "".join(f"<td{_TEXT if j in (1, 2) else _NUM}>{c}</td>"
+                                     for j, c in enumerate(html_cells)) + "</tr>")
+    table = ("<table><tr>" + "".join(f"<th{_TEXT if j in (1, 2) else _NUM}>{_esc(h)}</th>"
+                                     for j, h in enumerate(head)) + "</tr>" + "".join(rows) + "</table>")
+    lines = ["r is the correlation of two curves (1: the same shape, 0: unrelated, below 0: opposite); green: "
+             "r >= 0.9, the components agree; orange: they do not. An orange r near 0 for the forecast means "
+             "the forecast's decomposition did not recover that component -- a weak forecast, not a fault in the "
+             "measured data."]
+    lines += [f"K = {measured.n_components} (suggested {measured.n_components_suggested}); singular values / noise "
              f"edge {np.round(measured.singular_values[:6], 2).tolist()}; lack of fit "
              f"{measured.lack_of_fit_percent:.2f} %; background: {', '.join(measured.background_names)}."]
     fvt = scores.get("forecast_vs_true")
@@ -264,14 +308,15 @@ def _experiment_section(e_raw, inputs: ReportInputs, model, n_samples: int, seed
              _key_value_table([("System", e.system), ("Spectra", str(len(e))),
                                ("Duration", f"{(t[-1] - t[0]) / 3600:.1f} h"),
                                ("Voltage range", f"{v.min():.2f} - {v.max():.2f} V")])]
-    parts.append('<div class="grid">')
+    # the wide heatmap across the page, then waterfall and difference spectra side by side at one size
     parts.append(_figure_html(plot_heatmap(wn, t, a, v, title=e.name),
-                              "Preprocessed sequence (normalised absorbance) with the voltage beside it."))
+                              "Preprocessed sequence (normalised absorbance) with the voltage beside it.", FULL_WIDTH))
+    parts.append('<div class="pair">')
     parts.append(_figure_html(plot_waterfall(wn, a, v, time_s=t, title=e.name),
-                              "Waterfall: spectra across the sequence, coloured by voltage."))
+                              "Waterfall: spectra across the sequence, coloured by voltage.", HALF_WIDTH))
     parts.append(_figure_html(plot_difference(wn, a, v, time_s=t, title=f"{e.name}: s(t) - s(0)"),
                               "Difference spectra relative to the first spectrum; semi-carbonate and Li2CO3 "
-                              "regions shaded."))
+                              "regions shaded.", HALF_WIDTH))
     parts.append("</div>")
     forecasts = None
     if model is not None:
@@ -283,7 +328,7 @@ def _experiment_section(e_raw, inputs: ReportInputs, model, n_samples: int, seed
             plot_forecast_vs_true(wn, a, summary.mean, summary.low, summary.high, v, time_s=t,
                                   title=f"{e.name}: forecast from the first spectrum"),
             f"Predicted (mean of {n_samples} draws, {INTERVAL_LEVEL:.0%} interval shaded) versus true spectra at "
-            "the beginning, middle and end of the sequence."))
+            "the beginning, middle and end of the sequence.", FULL_WIDTH))
     result = compare_pathways(OperandoDataset([e], simulated=True), e.name, forecasts=forecasts,
                               calibration=inputs.calibration, preprocess=False)
     measured = result["measured"]
@@ -292,13 +337,13 @@ def _experiment_section(e_raw, inputs: ReportInputs, model, n_samples: int, seed
         plot_decomposition(wn, measured.spectra, measured.profiles[0], t, v, measured.labels(),
                            title=f"{e.name}: components of the measured sequence"),
         "MCR-ALS of the difference sequence over a signed electrolyte background (docs/ir/decomposition.md): "
-        "component spectra and their amounts versus time, voltage dashed."))
+        "component spectra and their amounts versus time, voltage dashed.", FULL_WIDTH))
     if result["forecast"] is not None:
         f = result["forecast"]
         parts.append(_figure_html(
             plot_decomposition(wn, f.spectra, f.profiles[0], t, v, f.labels(),
                                title=f"{e.name}: components of the forecast"),
-            "The same decomposition (same K and background) of the model's forecast."))
+            "The same decomposition (same K and background) of the model's forecast.", FULL_WIDTH))
     parts.append(_agreement_table(result))
     return "\n".join(parts)
 
@@ -366,7 +411,13 @@ def write_report(output: str | Path, *, data: str | Path | OperandoDataset | Non
     if results_dir is not None:
         meta.append(("Results", str(results_dir)))
     meta += _run_description(run_dir) if run_dir is not None else [("Model", "none (no run folder given)")]
-    body = [f"<h1>{_esc(title)}</h1>", _key_value_table(meta), _tables_section(results_dir)]
+    body = [f"<h1>{_esc(title)}</h1>"]
+    from operando.ir.smoke import SMOKE_NOTE, is_smoke_run
+
+    if is_smoke_run(results_dir) or is_smoke_run(run_dir):
+        body.append(f'<p class="smoke">{_esc(SMOKE_NOTE)}.</p>')
+        meta.insert(0, ("Smoke run", "yes: made with --quick"))
+    body += [_key_value_table(meta), _tables_section(results_dir)]
     if dataset is not None:
         if experiments:
             body.append("<h2>Experiments</h2>")

@@ -161,14 +161,17 @@ def plot_difference(wavenumber_cm1: np.ndarray, absorbance: np.ndarray,
     fig = new_figure(8.0, 4.5)
     ax = fig.subplots()
     top = blended_transform_factory(ax.transData, ax.transAxes)
-    window = float(np.ptp(wn)) or 1.0
+    labelled = set()
     for label, low, high, color in regions:
         if high < wn.min() or low > wn.max():
             continue
         ax.axvspan(low, high, color=color, alpha=0.15, lw=0)
-        narrow = (high - low) < 0.05 * window  # too narrow for horizontal text
-        ax.text((low + high) / 2, 0.98, label, transform=top, ha="center", va="top", fontsize=8,
-                color=color, rotation=90 if narrow else 0)
+        if label in labelled:  # a second span of the same species (same colour): one label is enough
+            continue
+        # staggered heights: neighbouring spans' labels do not run into each other on a narrow figure
+        ax.text((low + high) / 2, 0.98 - 0.07 * len(labelled), label, transform=top, ha="center", va="top",
+                fontsize=9, color=color)
+        labelled.add(label)
     ax.axhline(0.0, color="grey", lw=0.6)
     for i in idx:
         ax.plot(wn, delta[i], color=mappable.to_rgba(values[i]), lw=1.0)

@@ -89,16 +89,25 @@ def score_predictions(model: str, split: Split, ds: OperandoDataset,
 
 
 def evaluate(model: Forecaster, ds: OperandoDataset, split: Split,
-             coverage_samples: int | None = DEFAULT_COVERAGE_SAMPLES) -> BenchResult:
+             coverage_samples: int | None = DEFAULT_COVERAGE_SAMPLES, *, progress: bool = False) -> BenchResult:
     """Fit ``model`` on the training part of ``split`` and score it on the test part.
 
     ``ds`` must already be preprocessed onto the common grid. For a model with ``sample``,
     ``coverage_samples`` draws (>= 2; None or 0: skip) give each test spectrum's coverage90.
+    With ``progress`` a bar on stderr shows the model's phase (fit, predict, score, coverage).
     """
+    from operando.ir.bench.progress import PhaseBar
+
     train = [masked(ds[name], steps) for name, steps in split.train.items() if len(steps)]
+    covered = bool(coverage_samples and hasattr(model, "sample"))
+    bar = PhaseBar(model.name, 2 + len(split.test) * (2 if covered else 1), enabled=progress)
+    bar.phase("fit")
     t0 = time.perf_counter()
-    model.fit(train)
+    with bar.ticking():
+        model.fit(train)
     fit_s = time.perf_counter() - t0
+    bar.advance()
+    bar.phase("predict")
     predictions = {}
     t0 = time.perf_counter()
     for name, steps in split.test.items():
@@ -107,15 +116,21 @@ def evaluate(model: Forecaster, ds: OperandoDataset, split: Split,
         if pred.shape != (len(steps), e.absorbance.shape[1]):
             raise ValueError(f"{model.name} returned {pred.shape} for {len(steps)} steps of {name}")
         predictions[name] = (np.asarray(steps), pred)
+        bar.advance()
     predict_s = time.perf_counter() - t0
+    bar.phase("score")
     result = score_predictions(model.name, split, ds, predictions)
     result.fit_seconds, result.predict_seconds = fit_s, predict_s
-    if coverage_samples and hasattr(model, "sample"):
+    bar.advance()
+    if covered:
+        bar.phase("coverage")
         t0 = time.perf_counter()
         # Same experiment order as score_predictions, so the rows line up.
         result.per_spectrum["coverage90"] = np.concatenate(
-            [interval_coverage90(model, ds[name], steps, coverage_samples) for name, (steps, _) in predictions.items()])
+            [interval_coverage90(model, ds[name], steps, coverage_samples)
+             for name, (steps, _) in bar.each(predictions.items())])
         result.coverage_seconds = time.perf_counter() - t0
+    bar.close()
     return result
 
 

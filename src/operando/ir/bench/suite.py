@@ -66,10 +66,10 @@ def coverage_samples(model) -> int | None:
 
 def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], out: str | Path, *,
               seed: int = 0, split_seed: int = 0, train_steps: int | None = None, quick: bool = False,
-              log: Callable[[str], None] = print) -> dict[str, Path]:
+              log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Path]:
     """Score ``models`` (training seed ``seed``) on ``splits`` of the dataset at ``data`` (made
     with ``split_seed``; OpIRBench's splits are seed 0 whatever the training seed); return each
-    split's table.md."""
+    split's table.md. With ``progress`` each model shows a bar with its phase while it runs."""
     from operando.ir.bench.runner import evaluate, noise_floor, save_result, write_tables
     from operando.ir.bench.splits import get_split
     from operando.ir.data.dataset import OperandoDataset
@@ -81,6 +81,11 @@ def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], ou
         raise InputError(None, f"unknown models {unknown}; registered: {sorted(MODEL_REGISTRY)}")
     out = Path(out)
     ds = preprocess_dataset(OperandoDataset.load(data))
+    from operando.ir.smoke import SMOKE_FILE, clear_smoke_run, mark_run_folders, mark_smoke_run
+
+    if quick:  # smoke_run.json in the results folder and in each folder below that this run writes
+        out.mkdir(parents=True, exist_ok=True)
+        mark_smoke_run(out)
     tables = {}
     for split_name in splits:
         split = get_split(ds, split_name, out / "splits", seed=split_seed)
@@ -91,13 +96,24 @@ def run_suite(data: str | Path, models: Sequence[str], splits: Sequence[str], ou
             save_result(floor, out)
         for name in models:
             model = bench_model(name, seed, split_name, out, train_steps, quick, unseen_systems=bool(unseen))
-            result = evaluate(model, ds, split, coverage_samples=coverage_samples(model))
+            result = evaluate(model, ds, split, coverage_samples=coverage_samples(model), progress=progress)
             result.seed = seed
-            save_result(result, out)
+            folder = save_result(result, out)
+            run_dir = getattr(model, "run_dir", None)
+            if quick:
+                mark_smoke_run(folder)
+                if run_dir is not None:
+                    mark_run_folders(run_dir)
+            else:  # a full run replaces a smoke run's results and run folder: no longer a smoke run
+                for written in (folder, run_dir):
+                    if written is not None:
+                        clear_smoke_run(written)
             s = result.summary()
             log(f"  {result.model:<34s} MAE {s['MAE']['mean'] / 1e-2:7.3f}e-2  "
                 f"DILATE {s['DILATE']['mean']:9.4f}  fit {result.fit_seconds:7.1f} s  "
                 f"predict {result.predict_seconds:6.2f} s")
+        if not quick and not any(out.glob(f"*/*/{SMOKE_FILE}")) and not any(out.glob(f"*/*/*/{SMOKE_FILE}")):
+            clear_smoke_run(out)  # no smoke result left in the folder
         _, md = write_tables(out, split_name)
         tables[split_name] = md
         log(f"  table: {md}")

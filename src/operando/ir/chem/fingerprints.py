@@ -31,6 +31,7 @@ Everything depends only on the graph, never on the atom order of the SMILES, so
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -202,6 +203,25 @@ def parse_smiles(smiles: str, *, field_name: str | None = None) -> MolGraph:
         raise _error(s, "no atoms", field_name)
     _add_implicit_hydrogens(g, field_name)
     return g
+
+
+@functools.lru_cache(maxsize=4096)
+def check_smiles(smiles: str) -> None:
+    """Raise :class:`InputError` (naming the SMILES) unless every molecule model can read it.
+
+    The project's parser (:func:`parse_smiles`: syntax, elements, valences) always; RDKit, when
+    installed, as well (it also refuses e.g. aromatic rings that cannot be kekulised), because
+    the 3D mixture embedding reads the SMILES with it. Valid SMILES are cached.
+    """
+    parse_smiles(smiles)
+    try:
+        from rdkit import Chem, rdBase
+    except ImportError:
+        return
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(smiles)
+    if mol is None or mol.GetNumAtoms() == 0:
+        raise _error(smiles, "RDKit cannot read it (e.g. an aromatic ring that cannot be kekulised)", None)
 
 
 def _default_order(a: Atom, b: Atom) -> float:

@@ -6,6 +6,8 @@ numbers as CSV beside the PNG, and prints the summary.
 """
 from __future__ import annotations
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser("data", help="dataset statistics",
@@ -18,13 +20,16 @@ def register(sub) -> None:
     s.add_argument("dataset", metavar="DATA.h5", help="HDF5 dataset")
     s.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="folder for dataset_stats.png, the panels' CSV files and summary.json")
+    s.add_argument("--force", action="store_true", help=FORCE_HELP)
     s.set_defaults(func=run_stats)
 
 
 def run_stats(args) -> int:
     from operando.ir.data.dataset import OperandoDataset
+    from operando.atomic import refuse_overwrite
     from operando.ir.data.stats import dataset_stats, format_stats, plot_dataset_stats
 
+    refuse_overwrite(args.output, args.force, folder=True, what="statistics")
     dataset = OperandoDataset.load(args.dataset)
     stats = dataset_stats(dataset)
     paths = plot_dataset_stats(dataset, args.output, stats=stats)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 PLOT_KINDS = ("heatmap", "waterfall", "difference")
 
 
@@ -60,6 +62,7 @@ def register(sub) -> None:
     p.add_argument("--weights", choices=("noise", "none"), default="noise",
                    help="weight each spectrum by its inverse noise level (default) or not")
     p.add_argument("--max-iter", type=int, default=500, help="ALS iterations at most (default 500)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run_decompose)
 
     q = sub.add_parser("plot", help="draw a heatmap, waterfall or difference figure of one experiment",
@@ -68,6 +71,7 @@ def register(sub) -> None:
     q.add_argument("-e", "--experiment", help="experiment name (default: the only one)")
     q.add_argument("--kind", choices=PLOT_KINDS, default="heatmap", help="figure (default heatmap)")
     q.add_argument("-o", "--output", required=True, metavar="FIG.png", help="output image (PNG, PDF or SVG)")
+    q.add_argument("--force", action="store_true", help=FORCE_HELP)
     q.set_defaults(func=run_plot)
 
 
@@ -170,7 +174,7 @@ def run_decompose(args) -> int:
 
     import numpy as np
 
-    from operando.atomic import write_text
+    from operando.atomic import refuse_overwrite, write_text
     from operando.ir.pathways import DEFAULT_MARGIN, compare_pathways, scores_summary
     from operando.errors import InputError
 
@@ -178,6 +182,7 @@ def run_decompose(args) -> int:
         raise InputError(None, "--fix-initial holds s_0 as a component of the raw spectra; it does not go with "
                                "--mode difference (there s_0 is always part of the background)", field="--fix-initial")
     mode = "raw" if args.fix_initial else (args.mode or "difference")
+    refuse_overwrite(args.output, args.force, folder=True, what="decomposition")
     if args.references == "calibration" and args.calibration is None:
         raise InputError(None, "--references calibration needs --calibration CAL.h5", field="--references")
     dataset = _load_dataset(args.dataset)
@@ -240,6 +245,9 @@ def run_decompose(args) -> int:
 def run_plot(args) -> int:
     from operando.plots import plot_difference, plot_heatmap, plot_waterfall
 
+    from operando.atomic import refuse_overwrite
+
+    refuse_overwrite(args.output, args.force, what="figure")
     e = _experiment(args)
     title = e.name
     if args.kind == "heatmap":

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser("forecast", help="forecast the operando sequence of your cell from one static spectrum",
@@ -23,7 +25,7 @@ def register(sub) -> None:
                    help="voltage profile: EC-Lab .mpt/.mpr or CSV with 'Time [s]','Voltage [V]'[,'Current [mA]']")
     p.add_argument("--meta", required=True, type=Path, metavar="JSON", help="experiment.json describing the cell")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR",
-                   help="output folder (new, empty, or an earlier forecast folder, which is replaced)")
+                   help="output folder (new, empty, or with --force an earlier forecast folder, which is replaced)")
     p.add_argument("--samples", type=int, default=None, metavar="N",
                    help="N >= 2 sampled forecasts: adds the per-wavenumber std and 90%% interval")
     p.add_argument("--seed", type=int, default=None, help="seed of the draws (default: the model's)")
@@ -37,13 +39,15 @@ def register(sub) -> None:
                         "of the rest is corrected on them (few-shot) and starts from the last of them")
     p.add_argument("--convert-transmittance", action="store_true",
                    help="accept a transmittance spectrum and convert it with A = -log10(T)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from operando.ir.forecast import check_output_folder, load_model
+    from operando.atomic import refuse_overwrite
+    from operando.ir.forecast import MARKER_FILE, load_model
 
-    check_output_folder(args.output)  # before the work, not after it
+    refuse_overwrite(args.output, args.force, folder=True, marker=MARKER_FILE, what="forecast")  # before the work
     model = load_model(args.run)
     result = model.forecast(args.spectrum, args.voltage, args.meta, samples=args.samples, seed=args.seed,
                             every_s=args.every, steps=args.steps,
@@ -59,6 +63,10 @@ def run(args) -> int:
               f"(gain {result.info['few_shot_gain']:.3g} of the predicted change, sqrt(t) drift)")
     if result.info["converted_from_transmittance"]:
         print(f"{args.spectrum}: converted from transmittance (A = -log10 T)")
+    if result.info["smoke_run"]:
+        from operando.ir.smoke import SMOKE_NOTE
+
+        print(f"WARNING: {args.run} is from a {SMOKE_NOTE}; this forecast means nothing (marked in forecast.json)")
     if not result.info["profile_has_current"]:
         print(f"note: {args.voltage} has no current column; the model was conditioned on zero current")
     print(f"wrote {args.output}/: forecast_mean.csv" + (", forecast_std.csv, forecast_low.csv, forecast_high.csv"

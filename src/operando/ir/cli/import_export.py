@@ -7,6 +7,8 @@ on any error nothing is left at the output path.
 """
 from __future__ import annotations
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser("import", help="read experiment folders (spectra.csv + experiment.json) into data.h5",
@@ -16,6 +18,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DATA.h5", help="HDF5 file to write")
     p.add_argument("--description", default=None,
                    help="dataset description stored in the file (default: from DIR/dataset.json, if any)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run_import)
 
     p = sub.add_parser("export", help="write data.h5 as experiment folders (spectra.csv + experiment.json)",
@@ -24,13 +27,16 @@ def register(sub) -> None:
                                    "temporary name and moved into place when complete.")
     p.add_argument("dataset", metavar="DATA.h5", help="HDF5 dataset to export")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="output folder (new, empty, or an earlier export, which is replaced)")
+                   help="output folder (new, empty, or with --force an earlier export, which is replaced)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run_export)
 
 
 def run_import(args) -> int:
+    from operando.atomic import refuse_overwrite
     from operando.ir.data.csv_layout import import_folder
 
+    refuse_overwrite(args.output, args.force, what="dataset")
     dataset = import_folder(args.folder)
     if args.description is not None:
         dataset.description = args.description
@@ -41,9 +47,11 @@ def run_import(args) -> int:
 
 
 def run_export(args) -> int:
-    from operando.ir.data.csv_layout import export_dataset
+    from operando.atomic import refuse_overwrite
+    from operando.ir.data.csv_layout import DATASET_FILE, export_dataset
     from operando.ir.data.dataset import OperandoDataset
 
+    refuse_overwrite(args.output, args.force, folder=True, marker=DATASET_FILE, what="export")
     dataset = OperandoDataset.load(args.dataset)
     export_dataset(dataset, args.output)
     note = " (ground truth of simulated data is not part of the layout and was not exported)" \

@@ -7,6 +7,8 @@ writes one experiment to ``-o data.h5`` (atomically).
 """
 from __future__ import annotations
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser("import-operando", help="import measured spectra + EC-Lab log into a dataset (HDF5)",
@@ -23,6 +25,7 @@ def register(sub) -> None:
                    help="per-spectrum baseline removal (asls needs pybaselines)")
     p.add_argument("--convert-transmittance", action="store_true",
                    help="accept transmittance spectra and convert them with A = -log10(T)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run)
 
 
@@ -31,8 +34,10 @@ def run(args) -> int:
     from operando.ir.data.experiment import ExperimentMeta
     from operando.echem import read_echem
     from operando.ir.io.align import build_experiment, load_spectra
+    from operando.atomic import refuse_overwrite
     from operando.files import resolve_timezone
 
+    refuse_overwrite(args.output, args.force, what="dataset")  # before the work, not after it
     zone = resolve_timezone(args.timezone)
     meta = ExperimentMeta.from_json_file(args.meta)
     log = read_echem(args.echem, timezone=zone)

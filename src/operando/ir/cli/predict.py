@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser("predict", help="forecast every step of an experiment from its first spectrum")
@@ -17,6 +19,7 @@ def register(sub) -> None:
                    help="two-stream ABCC models: also write the electrolyte, SEI and residual contributions "
                         "(forecast_elec/sei/residual.csv: mean change from the first spectrum, absorbance)")
     p.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run)
 
 
@@ -34,6 +37,9 @@ def run(args) -> int:
     if args.samples is not None and args.samples < 2:
         raise InputError(None, f"must be at least 2 (draws for a spread and an interval), got {args.samples}",
                          field="--samples")
+    from operando.atomic import refuse_overwrite
+
+    refuse_overwrite(args.out, args.force, folder=True, what="forecast")
     model = load_run(args.run)
     ds = OperandoDataset.load(args.data)
     if args.experiment not in ds.names:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="write one self-contained HTML report (tables, figures, SEI pathways)",
@@ -27,13 +29,16 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the forecast draws")
     p.add_argument("--title", default="operando report")
     p.add_argument("-o", "--output", type=Path, default=Path("report.html"), help="output file (default report.html)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from operando.atomic import refuse_overwrite
     from operando.errors import InputError
     from operando.ir.report import classify_paths, write_report
 
+    refuse_overwrite(args.output, args.force, what="report")
     results, run_dir = classify_paths(args.paths)
     for flag, given, found in (("--results", args.results, results), ("--run", args.run, run_dir)):
         if given is not None and found is not None and Path(given) != found:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -14,19 +16,20 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same file")
     p.add_argument("--calibration", action="store_true",
                    help="write the static calibration set (electrolytes, SEI references) instead")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import time
 
+    from operando.atomic import refuse_overwrite
     from operando.errors import InputError
     from operando.ir.simulate import simulate_calibration, simulate_dataset
 
     if args.seed < 0:
         raise InputError(None, f"--seed must be >= 0, got {args.seed}")
-    if args.output.exists() and args.output.is_dir():
-        raise InputError(args.output, "is a folder; give a file name such as data.h5")
+    refuse_overwrite(args.output, args.force, what="dataset")
     start = time.perf_counter()
     dataset = simulate_calibration(args.seed) if args.calibration else simulate_dataset(args.seed)
     simulated_s = time.perf_counter() - start

@@ -11,7 +11,9 @@
 
 :func:`ExperimentMeta.from_dict` validates it and raises one :class:`InputError` naming the
 file and field for anything missing, of the wrong type, or out of range (fractions must sum
-to 1 within 1e-3).
+to 1 within 1e-3). Every SMILES is checked here, once, for every model: it must parse with the
+project's own parser and, when RDKit is installed, with RDKit
+(:func:`operando.ir.chem.fingerprints.check_smiles`).
 """
 from __future__ import annotations
 
@@ -49,6 +51,18 @@ def _kind_name(kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     names = {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
+
+
+def _smiles(d, path, where) -> str:
+    """``d["smiles"]``, checked to be a SMILES every model reads; InputError naming file and field."""
+    from operando.ir.chem.fingerprints import check_smiles
+
+    value = _get(d, "smiles", str, path, where)
+    try:
+        check_smiles(value)
+    except InputError as e:
+        raise InputError(path, e.problem, field=f"{where}.smiles") from None
+    return value
 
 
 def _number(d, key, path, where, *, minimum: float = 0.0) -> float:
@@ -110,7 +124,7 @@ class Electrolyte:
         w = "electrolyte"
         salt_d = _get(d, "salt", dict, path, w)
         salt = Component(_get(salt_d, "name", str, path, f"{w}.salt"),
-                         _get(salt_d, "smiles", str, path, f"{w}.salt"),
+                         _smiles(salt_d, path, f"{w}.salt"),
                          _number(salt_d, "molarity", path, f"{w}.salt"))
         solvents_l = _get(d, "solvents", list, path, w)
         if not solvents_l:
@@ -118,7 +132,7 @@ class Electrolyte:
         solvents = []
         for i, s in enumerate(solvents_l):
             where = f"{w}.solvents[{i}]"
-            solvents.append(Component(_get(s, "name", str, path, where), _get(s, "smiles", str, path, where),
+            solvents.append(Component(_get(s, "name", str, path, where), _smiles(s, path, where),
                                       _number(s, "fraction", path, where)))
         total = sum(s.amount for s in solvents)
         if abs(total - 1.0) > FRACTION_TOLERANCE:
@@ -130,7 +144,7 @@ class Electrolyte:
         additives = []
         for i, a in enumerate(d.get("additives", []) or []):
             where = f"{w}.additives[{i}]"
-            additives.append(Component(_get(a, "name", str, path, where), _get(a, "smiles", str, path, where),
+            additives.append(Component(_get(a, "name", str, path, where), _smiles(a, path, where),
                                        _number(a, "weight_percent", path, where)))
         return cls(salt, tuple(solvents), basis, tuple(additives))
 

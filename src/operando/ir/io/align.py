@@ -38,6 +38,7 @@ class AlignmentReport:
     resampled: bool
     converted_from_transmittance: list[str] = field(default_factory=list)
     baseline: str = "none"
+    current_note: str | None = None  # set when the log has no current: the experiment is stored without one
 
     def summary(self) -> str:
         lines = [f"{self.n_spectra} spectra matched at t = {self.time_span_s[0]:.1f} .. {self.time_span_s[1]:.1f} s "
@@ -49,6 +50,8 @@ class AlignmentReport:
                          f"{len(self.converted_from_transmittance)} spectra")
         if self.baseline != "none":
             lines.append(f"baseline removed: {self.baseline}")
+        if self.current_note:
+            lines.append(f"warning: {self.current_note}")
         return "\n".join(lines)
 
 
@@ -109,6 +112,14 @@ def correct_baseline(wavenumber_cm1: np.ndarray, absorbance: np.ndarray, method:
     return np.stack([row - fitter.asls(row, lam=ASLS_LAM, p=ASLS_P)[0] for row in absorbance])
 
 
+def missing_current_note(log: EchemLog) -> str | None:
+    """What to tell the user when ``log`` has no current, or None when it has one."""
+    if log.current_ma is not None:
+        return None
+    return (f"{log.source.name} has no current column (nor a charge column to form one from): the "
+            "experiment is stored without current, and a model will see it as zero current")
+
+
 def build_experiment(spectra: list[Spectrum], log: EchemLog, meta: ExperimentMeta, *,
                      time_offset_s: float = 0.0, convert_transmittance: bool = False,
                      baseline: str = "none") -> tuple[Experiment, AlignmentReport]:
@@ -120,7 +131,7 @@ def build_experiment(spectra: list[Spectrum], log: EchemLog, meta: ExperimentMet
     converted = []
     checked = []
     for s in spectra:
-        check_ir_window(s)
+        check_ir_window(s, purpose="an operando IR dataset")
         a = require_absorbance(s, convert_transmittance=convert_transmittance)
         if a is not s:
             converted.append(s.source.name)
@@ -134,5 +145,6 @@ def build_experiment(spectra: list[Spectrum], log: EchemLog, meta: ExperimentMet
     experiment = Experiment(meta=meta, time_s=times, voltage_v=voltage, wavenumber_cm1=grid,
                             absorbance=absorbance, current_ma=current)
     report = AlignmentReport(len(checked), (float(times[0]), float(times[-1])), log.span_s,
-                             (float(grid[0]), float(grid[-1])), len(grid), resampled, converted, baseline)
+                             (float(grid[0]), float(grid[-1])), len(grid), resampled, converted, baseline,
+                             missing_current_note(log))
     return experiment, report

@@ -11,6 +11,8 @@ File layout (little-endian), as far as a reader needs it:
   data type (1 single channel, 2 interferogram, 4 absorbance, 5 transmittance, 12 reflectance,
   13 directory ...), bits 17-18 derivative, bits 19-21 extended (5 = history/report ...).
   Bit 30 is set by recent OPUS versions on the blocks written at measurement time.
+  Every block the directory lists must lie inside the file: a file that ends before the end
+  of any block is refused as truncated, even when the block read would be intact.
 * Data blocks: float32 values (``DPF`` = 1; int32 when ``DPF`` = 2).
 * Parameter blocks: repeated ``KEY\\0`` (3 characters + NUL), int16 type (0 int32,
   1 float64, 2-4 text), int16 length in 2-byte words, value; terminated by ``END``.
@@ -135,6 +137,12 @@ def read_directory(data: bytes, path) -> list[OpusBlock]:
         if offset <= 0 or words < 0:
             continue  # unused entry
         blocks.append(OpusBlock(i, code & 0xFFFFFFFF, offset, words * 4))
+    # A file cut short loses the blocks written last (often processed copies or history), and the
+    # blocks still read look whole: refuse the file if any block the directory lists is cut.
+    for block in blocks:
+        if block.offset + block.size > len(data):
+            raise _fail(path, f"truncated: block {block.name} (entry {block.index}) needs bytes "
+                              f"{block.offset}-{block.offset + block.size} but the file ends at {len(data)}")
     return blocks
 
 

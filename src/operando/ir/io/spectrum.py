@@ -92,16 +92,17 @@ def finish_spectrum(path: str | Path, wavenumber_cm1, values, kind: str, acquire
 # ---------------------------------------------------------------------------- checks
 
 def check_ir_window(spectrum: Spectrum, path: str | Path | None = None,
-                    window_cm1: tuple[float, float] = IR_WINDOW_CM1) -> None:
-    """Raise InputError unless ``spectrum`` covers ``window_cm1`` (default 800-2000 cm-1)."""
+                    window_cm1: tuple[float, float] = IR_WINDOW_CM1, purpose: str = "IR forecasting") -> None:
+    """Raise InputError unless ``spectrum`` covers ``window_cm1`` (default 800-2000 cm-1); the
+    message says that ``purpose`` (e.g. "an operando IR dataset") needs that range."""
     lo, hi = spectrum.range_cm1
     need_lo, need_hi = window_cm1
     if lo <= need_lo and hi >= need_hi:
         return
     what = "near-infrared (NIR) only, " if lo >= NIR_LOWER_CM1 else ""
     raise InputError(path if path is not None else spectrum.source,
-                     f"spectrum covers {lo:.1f}-{hi:.1f} cm-1 ({what}{len(spectrum)} points); IR "
-                     f"forecasting needs the mid-IR range {need_lo:.0f}-{need_hi:.0f} cm-1")
+                     f"spectrum covers {lo:.1f}-{hi:.1f} cm-1 ({what}{len(spectrum)} points); "
+                     f"{purpose} needs the mid-IR range {need_lo:.0f}-{need_hi:.0f} cm-1")
 
 
 def looks_like_transmittance(values) -> tuple[bool, str]:
