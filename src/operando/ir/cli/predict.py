@@ -33,12 +33,11 @@ def run(args) -> int:
     from operando.errors import InputError
     from operando.ir.models.export import write_steps_csv, write_wide_csv
     from operando.ir.models.runs import load_run, run_preprocess
+    from operando.atomic import refuse_overwrite
 
     if args.samples is not None and args.samples < 2:
         raise InputError(None, f"must be at least 2 (draws for a spread and an interval), got {args.samples}",
                          field="--samples")
-    from operando.atomic import refuse_overwrite
-
     refuse_overwrite(args.out, args.force, folder=True, what="forecast")
     model = load_run(args.run)
     ds = OperandoDataset.load(args.data)
