@@ -132,3 +132,25 @@ def test_regime_measurement_on_constructed_maps():
     assert ph.measure_regime(soc, aj)["regime"] == "front moving inward"
     uniform = np.linspace(0, 1, n_f)[:, None, None] * np.ones((n_f, n_d, n_l))
     assert ph.measure_regime(uniform, np.ones_like(uniform))["regime"] == "uniform"
+
+
+def test_mrf_on_the_truth_generators_own_soc_maps(tiny):
+    """End to end on PyBaMM maps: exact SOC in, currents, potential and conductivity out."""
+    from operando.xrm.mrf import run_mrf
+
+    t, _ = tiny
+    f, fr = t.fields, t.frames
+    res = run_mrf(f[tr.SOC], fr[tr.TIME], fr[tr.CURRENT], fr[tr.VOLTAGE], t.dx, t.electrode)
+
+    def mid(a):
+        return 0.5 * (a[1:] + a[:-1])
+
+    def rel(a, b):
+        return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+    errs = {"j": rel(res.fields[tr.J], mid(f[tr.J])), "ie": rel(res.fields[tr.IE], mid(f[tr.IE]))}
+    pe, pt = res.fields[tr.PHI_E], mid(f[tr.PHI_E])
+    errs["phi"] = rel(pe - pe.mean(1, keepdims=True), pt - pt.mean(1, keepdims=True))
+    errs["logk"] = float(np.median(np.abs(np.log(res.fields[tr.KAPPA] / mid(f[tr.KAPPA])))))
+    print(errs)
+    assert errs["j"] < 0.1 and errs["ie"] < 0.1 and errs["phi"] < 0.3 and errs["logk"] < 0.4

@@ -149,33 +149,40 @@ def soc_front_depth(soc, level=0.5):
 def measure_regime(soc, aj):
     """Which regime a charge produced, measured from the maps (nothing built in).
 
-    Returns a dict with the numbers behind the call: ``peak_depth_early`` / ``peak_depth_late``
-    (mean |aj| peak depth over the first / last third of the frames with a mean SOC between
-    0.1 and 0.9, fraction of the thickness), ``soc_spread_mid`` (separator-side minus
-    collector-side mean SOC, in the frame nearest mean SOC 0.5), and ``regime``:
-    ``"uniform"`` if the spread is below 0.15; otherwise ``"front moving inward"`` if the peak
-    travels more than 0.25 of the thickness, ``"pinned at separator side"`` if it stays in the
-    separator-side quarter, else ``"broad gradient"``.
+    Numbers behind the call: ``soc_spread_mid`` (separator-side quarter minus collector-side
+    quarter of the mean SOC, in the frame whose mean SOC is nearest the half of its final value),
+    ``soc_end_separator`` / ``soc_end_collector`` (the two quarters in the last frame),
+    ``front_depth_mid`` (mean depth, fraction of the thickness, where SOC first falls below the
+    half of its final mean value, in that frame), ``peak_depth_early`` / ``peak_depth_late``
+    (|a j| peak depth averaged over the first / last third of the frames). The call:
+    ``"uniform"`` if the mid-charge spread is below 0.15; ``"pinned at separator side"`` if the
+    collector-side quarter ends below half the separator-side quarter's SOC; otherwise
+    ``"front moving inward"``.
     """
     soc = np.asarray(soc, float)
+    n_f, n_d, _ = soc.shape
     mean_soc = soc.mean(axis=(1, 2))
-    active = np.nonzero((mean_soc > 0.1) & (mean_soc < 0.9))[0]
-    if active.size < 3:
-        active = np.arange(soc.shape[0])
-    peak = reaction_peak_depth(aj)[active]
-    third = max(1, len(active) // 3)
-    early, late = float(np.mean(peak[:third])), float(np.mean(peak[-third:]))
-    mid = int(np.argmin(np.abs(mean_soc - 0.5)))
-    prof = soc[mid].mean(axis=-1)
-    q = max(1, prof.size // 4)
-    spread = float(prof[:q].mean() - prof[-q:].mean())
+    half = 0.5 * mean_soc[-1]
+    mid = int(np.argmin(np.abs(mean_soc - half)))
+    q = max(1, n_d // 4)
+
+    def quarters(frame):
+        prof = soc[frame].mean(axis=-1)
+        return float(prof[:q].mean()), float(prof[-q:].mean())
+
+    s_sep, s_cc = quarters(mid)
+    e_sep, e_cc = quarters(n_f - 1)
+    spread = s_sep - s_cc
+    front = float(np.mean(soc_front_depth(soc[mid:mid + 1], level=half))) / n_d
+    peak = reaction_peak_depth(aj)
+    third = max(1, n_f // 3)
     if abs(spread) < 0.15:
         regime = "uniform"
-    elif late - early > 0.25:
-        regime = "front moving inward"
-    elif max(early, late) < 0.25:
+    elif e_cc < 0.5 * e_sep:
         regime = "pinned at separator side"
     else:
-        regime = "broad gradient"
-    return {"regime": regime, "peak_depth_early": early, "peak_depth_late": late,
-            "soc_spread_mid": spread, "mean_soc_end": float(mean_soc[-1])}
+        regime = "front moving inward"
+    return {"regime": regime, "soc_spread_mid": spread, "soc_end_separator": e_sep,
+            "soc_end_collector": e_cc, "front_depth_mid": front,
+            "peak_depth_early": float(peak[1:third + 1].mean()), "peak_depth_late": float(peak[-third:].mean()),
+            "mean_soc_end": float(mean_soc[-1])}

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError, OperandoError
+from operando.xrm.mrf import ElectrodeModel
 from operando.xrm.physics import F, effective_conductivity, measure_regime
 
 # Names of the per-pixel fields, shaped (frame, depth, lateral), in the HDF5 group "fields".
@@ -135,6 +136,7 @@ class Truth:
     transference: float
     capacity_C_m3: float  # volumetric capacity of the mean-porosity electrode between the SOC ends
     meta: dict = field(default_factory=dict)
+    electrode: ElectrodeModel | None = None  # what an inference may know about the material
 
 
 def porosity_field(cfg: TruthConfig) -> np.ndarray:
@@ -178,6 +180,43 @@ def half_cell_parameters(cfg: TruthConfig):
         "Reference temperature [K]": cfg.temperature_K,
     })
     return p
+
+
+def electrode_model(cfg: TruthConfig, params=None) -> ElectrodeModel:
+    """The material description the MRF may use, evaluated from the same PyBaMM parameters.
+
+    Tables of the LiCoO2 open-circuit potential and of the electrolyte thermodynamic factor, the
+    exchange-current constant of ``j0 = k sqrt(c_e c_s (c_max - c_s))`` (the Ai2020/Dualfoil form),
+    the solid diffusivity; mean porosity, not the random field.
+    """
+    pybamm = _import_pybamm()
+    p = params if params is not None else half_cell_parameters(cfg)
+    T = cfg.temperature_K
+
+    def ev(sym):
+        return np.asarray(p.process_symbol(sym).evaluate(), float).ravel()
+
+    xs = np.linspace(0.30, 0.999, 400)
+    ocp = ev(p["Positive electrode OCP [V]"](pybamm.Array(xs)))
+    cs = np.linspace(20.0, 6000.0, 300)
+    tdf_fn = p["Thermodynamic factor"]
+    tdf = ev(tdf_fn(pybamm.Array(cs), pybamm.Scalar(T))) if callable(tdf_fn) else np.full_like(cs, float(tdf_fn))
+    j0_rate = float(ev(p["Positive electrode exchange-current density [A.m-2]"](
+        pybamm.Scalar(1.0), pybamm.Scalar(1.0), pybamm.Scalar(2.0), pybamm.Scalar(T)))[0])
+    ds_fn = p["Positive particle diffusivity [m2.s-1]"]
+    ds = float(ev(ds_fn(pybamm.Scalar(0.7), pybamm.Scalar(T)))[0]) if callable(ds_fn) else float(ds_fn)
+    return ElectrodeModel(
+        stoich_discharged=cfg.stoich_discharged, stoich_charged=cfg.stoich_charged,
+        c_max_mol_m3=float(p["Maximum concentration in positive electrode [mol.m-3]"]),
+        particle_radius_m=float(p["Positive particle radius [m]"]), solid_diffusivity_m2_s=ds,
+        j0_rate_A_m2=j0_rate, ocp_stoich=xs.tolist(), ocp_V=ocp.tolist(), tdf_c_mol_m3=cs.tolist(),
+        tdf=tdf.tolist(), porosity_mean=cfg.porosity_mean,
+        active_fraction_mean=1.0 - cfg.porosity_mean - cfg.inactive_fraction,
+        bruggeman=float(p["Positive electrode Bruggeman coefficient (electrolyte)"]),
+        transference=float(p["Cation transference number"]), salt_initial_mol_m3=cfg.salt_mol_m3,
+        separator_thickness_m=float(p["Separator thickness [m]"]),
+        separator_porosity=float(p["Separator porosity"]),
+        separator_bruggeman=float(p["Separator Bruggeman coefficient (electrolyte)"]), temperature_K=T)
 
 
 def _column_porosity(pybamm, x_nodes, eps_column, inactive):
@@ -298,7 +337,8 @@ def simulate(cfg: TruthConfig, *, progress=None) -> Truth:
     meta = {"pybamm_version": pybamm.__version__, "seconds": time.perf_counter() - t_start,
             "nominal_current_density_A_m2": -i_nominal, "reference_end_time_s": t_end,
             "regime": measure_regime(fields[SOC], fields[AJ])}
-    return Truth(cfg, fields, frames, eps, dx, bruggeman, transference, capacity_C_m3, meta)
+    return Truth(cfg, fields, frames, eps, dx, bruggeman, transference, capacity_C_m3, meta,
+                 electrode_model(cfg, base))
 
 
 
@@ -314,6 +354,8 @@ def write_truth(path: str | Path, truth: Truth) -> Path:
             h.attrs["format"] = "operando.xrm.truth/1"
             h.attrs["config"] = truth.config.to_json()
             h.attrs["meta"] = json.dumps(truth.meta, sort_keys=True)
+            if truth.electrode is not None:
+                h.attrs["electrode"] = truth.electrode.to_json()
             for k in ("dx", "bruggeman", "transference", "capacity_C_m3"):
                 h.attrs[k] = float(getattr(truth, k))
             g = h.create_group("fields")
@@ -347,6 +389,8 @@ def read_truth(path: str | Path) -> Truth:
             porosity = np.asarray(h["Porosity"])
             scalars = {k: float(h.attrs[k]) for k in ("dx", "bruggeman", "transference", "capacity_C_m3")}
             meta = json.loads(h.attrs.get("meta", "{}"))
+            electrode = (ElectrodeModel.from_json(h.attrs["electrode"], where=str(path))
+                         if "electrode" in h.attrs else None)
         except KeyError as e:
             raise InputError(path, f"missing entry {e}") from e
     shape = (cfg.n_frames, cfg.n_depth, cfg.n_lateral)
@@ -359,4 +403,4 @@ def read_truth(path: str | Path) -> Truth:
         if frames[name].shape != (cfg.n_frames,):
             raise InputError(path, f"{frames[name].shape[0] if frames[name].ndim else 0} frames recorded, "
                                    f"maps have {cfg.n_frames}", field=name)
-    return Truth(cfg, fields, frames, porosity, meta=meta, **scalars)
+    return Truth(cfg, fields, frames, porosity, meta=meta, electrode=electrode, **scalars)
