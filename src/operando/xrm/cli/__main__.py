@@ -1,0 +1,5 @@
+import sys
+
+from operando.xrm.cli import main
+
+sys.exit(main())
