@@ -63,3 +63,30 @@ def test_simulate_then_infer_end_to_end(tmp_path):
         assert h["std"]["Electrolyte potential [V]"].shape == (3, 10, 2)
     assert res.with_suffix(".png").stat().st_size > 1000
     assert build_parser().parse_args(["bench", "--quick"]).quick
+
+
+def test_infer_on_real_xradia_frames_gives_edge_jump_not_soc(tmp_path, capsys):
+    from pathlib import Path
+
+    import h5py
+
+    from operando.xrm.cli import main
+
+    d = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "txm-xanespy-nca"
+    if not d.is_dir():
+        pytest.skip("shared TXM frames not present")
+    out = tmp_path / "jump.h5"
+    rc = main(["infer", "--xrm", str(d / "fov07_xanessoc01_8250_0eV.xrm"), str(d / "ref_xanessoc01_8250_0eV.xrm"),
+               "--xrm", str(d / "fov07_xanessoc01_8353_0eV.xrm"), str(d / "ref_xanessoc01_8353_0eV.xrm"),
+               "-o", str(out)])
+    assert rc == 0
+    assert "edge-jump map only" in capsys.readouterr().out
+    with h5py.File(out) as h:
+        assert "Edge jump" in h and "State of charge" not in h
+        assert h["Edge jump"].shape == (1024, 1024)
+    # a flat field at the wrong energy: one error, nothing written
+    bad = tmp_path / "bad.h5"
+    rc = main(["infer", "--xrm", str(d / "fov07_xanessoc01_8353_0eV.xrm"), str(d / "ref_xanessoc01_8250_0eV.xrm"),
+               "-o", str(bad)])
+    assert rc == 1 and "flat field at 8249.94 eV" in capsys.readouterr().err
+    assert not bad.exists()

@@ -29,7 +29,8 @@ def write_inference(path: str | Path, res, *, soc: np.ndarray, config: dict) -> 
     return path
 
 
-def save_maps_png(path: str | Path, maps: dict, times_s, n_cols: int = 4, title: str = "") -> Path:
+def save_maps_png(path: str | Path, maps: dict, times_s, n_cols: int = 4, title: str = "",
+                  cross_section: bool = True) -> Path:
     """One row per map (name -> (frame, depth, lateral)), ``n_cols`` evenly spaced frames."""
     import matplotlib
 
@@ -56,7 +57,8 @@ def save_maps_png(path: str | Path, maps: dict, times_s, n_cols: int = 4, title:
                 ax.set_ylabel(name.replace(" [", "\n["), fontsize=7)
         fig.colorbar(im, ax=axes[r, :].tolist(), shrink=0.8)
     if title:
-        fig.suptitle(title + "  (rows: depth, separator at top; columns: lateral)", fontsize=9)
+        note = "  (image rows: depth, separator at top; columns: lateral)" if cross_section else ""
+        fig.suptitle(title + note, fontsize=9)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
     plt.close(fig)

@@ -138,6 +138,17 @@ def soc_prnn(mu, model, times, current, capacity_C_m3, dx, *, snr=50.0, jitter_e
     mu = np.asarray(mu, float)
     if mu.ndim != 4:
         raise InputError(None, f"spectra must be (frame, depth, lateral, energy), got {mu.shape}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small dense layers: one thread is fastest on a shared 2-core machine
+    try:
+        return _prnn(torch, mu, model, times, current, capacity_C_m3, dx, snr, jitter_eV, thickness_sigma,
+                     background, n_train, hidden, epochs, lam_smooth, lam_charge, seed, return_net)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _prnn(torch, mu, model, times, current, capacity_C_m3, dx, snr, jitter_eV, thickness_sigma, background,
+          n_train, hidden, epochs, lam_smooth, lam_charge, seed, return_net):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n_f, n_d, n_l, n_e = mu.shape

@@ -11,7 +11,10 @@ def register(sub) -> None:
                     "simulate' file), infer the most probable current, potential and effective-conductivity "
                     "maps under Kirchhoff, Ohm and symmetric Butler-Volmer (a Gaussian Markov random field), "
                     "and write them with their posterior std as HDF5 plus PNG maps.")
-    p.add_argument("maps", type=Path, help="HDF5 from 'operando xrm simulate'")
+    p.add_argument("maps", type=Path, nargs="?", help="HDF5 from 'operando xrm simulate'")
+    p.add_argument("--xrm", type=Path, nargs=2, action="append", metavar=("SAMPLE", "FLAT"),
+                   help="Xradia .xrm/.txrm sample frame and its flat field (repeat per energy); with frames "
+                        "at two energies the output is an edge-jump map, NOT an SOC map")
     p.add_argument("-o", "--output", required=True, type=Path, help="output file (.h5); PNG written beside it")
     p.add_argument("--soc-noise", type=float, default=None,
                    help="add Gaussian noise of this std to the SOC maps first (seeded), to probe robustness")
@@ -32,6 +35,12 @@ def run(args) -> int:
     from operando.xrm.inference import save_maps_png, write_inference
     from operando.xrm.mrf import MRFConfig, run_mrf
 
+    if args.xrm:
+        if args.maps is not None:
+            raise InputError(args.maps, "give either simulated maps or --xrm frames, not both")
+        return _run_xradia(args)
+    if args.maps is None:
+        raise InputError(None, "give simulated maps (HDF5) or --xrm SAMPLE FLAT frames")
     truth = tr.read_truth(args.maps)
     if truth.electrode is None:
         raise InputError(args.maps, "has no electrode model (attribute 'electrode'); write it with 'operando xrm simulate'")
@@ -55,4 +64,46 @@ def run(args) -> int:
     maps.update({k: res.fields[k] for k in (tr.J, tr.IE, tr.PHI_E, tr.KAPPA)})
     png = save_maps_png(args.output.with_suffix(".png"), maps, res.times_s, title=str(args.maps.name))
     print(f"{args.output}: MRF maps of {soc.shape[0] - 1} intervals in {seconds:.1f} s; maps {png}")
+    return 0
+
+
+def _run_xradia(args) -> int:
+    import json
+
+    import h5py
+    import numpy as np
+
+    from operando.atomic import atomic_path, write_text
+    from operando.errors import InputError
+    from operando.xrm.inference import save_maps_png
+    from operando.xrm.io import xradia
+
+    ods, energies = [], []
+    for sample, flat in args.xrm:
+        s = xradia.read_xrm(sample)
+        od = xradia.optical_density(s, xradia.read_xrm(flat))
+        ods.append(od)
+        energies.extend(s.energy_eV.tolist())
+    od = np.concatenate(ods)
+    if len({o.shape[1:] for o in ods}) != 1:
+        raise InputError(args.xrm[1][0], "frames of different sizes")
+    order = np.argsort(energies)
+    od, energies = od[order], np.asarray(energies)[order]
+    text = xradia.capability(energies)
+    with atomic_path(args.output) as tmp:
+        with h5py.File(tmp, "w") as h:
+            h.attrs["format"] = "operando.xrm.xradia/1"
+            h.attrs["capability"] = text
+            h.create_dataset("Energy [eV]", data=energies)
+            h.create_dataset("Optical density", data=od, compression="gzip")
+            if len(energies) >= 2:
+                h.create_dataset("Edge jump", data=xradia.edge_jump_map(od[0], od[-1]), compression="gzip")
+    config = {"xrm": [[str(a), str(b)] for a, b in args.xrm], "energies_eV": energies.tolist(), "capability": text}
+    write_text(args.output.with_suffix(".config.json"), json.dumps(config, indent=2) + "\n")
+    maps = {"Optical density": od[-1][None, ::4, ::4]}
+    if len(energies) >= 2:
+        maps["Edge jump"] = xradia.edge_jump_map(od[0], od[-1])[None, ::4, ::4]
+    save_maps_png(args.output.with_suffix(".png"), maps, [0.0], n_cols=1, title=text.split(":")[0],
+                  cross_section=False)
+    print(f"{args.output}: {text}")
     return 0
