@@ -199,6 +199,20 @@ def render_results(record: dict, command: str, record_path: str = "benchmarks/xr
                 for name, m in methods.items():
                     L.append(f"| {r['condition']} | {snr} | {name} | {m['rmse']:.4f} | {m['rmse_two_phase']:.4f} | "
                              f"{100 * m['charge_error']:.2f} % | {m['front_error_px']:.1f} |")
+        L += ["", "Goal check at SNR 50 (two-phase RMSE of the network at most half the per-pixel fit's):", ""]
+        for r in soc_rows:
+            m = r["soc"].get("50", {})
+            if "PRNN" in m and "linear-combination fit" in m:
+                a, b = m["PRNN"]["rmse_two_phase"], m["linear-combination fit"]["rmse_two_phase"]
+                L.append(f"- {r['condition']}: PRNN {a:.4f} vs fit {b:.4f}: ratio {a / b:.2f} "
+                         f"({'met' if a <= 0.5 * b else 'NOT met'})")
+        L += ["", "## Full pipeline: Kirchhoff MRF on SOC inferred from SNR-50 spectra", "",
+              "| condition | SOC from | j rel L2 | i_e rel L2 | phi_e rel L2 | log kappa err median |",
+              "|---|---|---|---|---|---|"]
+        for r in soc_rows:
+            for name, m in r.get("mrf_from_soc", {}).items():
+                L.append(f"| {r['condition']} | {name} | {m['j_rel_l2']:.3f} | {m['ionic_rel_l2']:.3f} | "
+                         f"{m['phi_e_rel_l2']:.3f} | {m['log_kappa_err_median']:.3f} |")
         L.append("")
     return "\n".join(L) + "\n"
 
