@@ -37,7 +37,7 @@ def soc_study(truth: tr.Truth, row: dict, seed: int = 0, quick: bool = False, sn
     em = truth.electrode
     row["soc"] = {}
     row["mrf_from_soc"] = {}
-    prnn_kw = dict(n_train=1000, epochs=20) if quick else dict(n_train=8000, epochs=200)
+    prnn_kw = dict(n_train=1000, epochs=30) if quick else {}
     with threadpool_limits(1):
         for snr in snrs:
             cfg = RenderConfig(snr=float(snr), seed=seed)
