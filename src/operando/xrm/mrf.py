@@ -343,7 +343,9 @@ def run_mrf(soc, times, current, voltage, dx, em: ElectrodeModel, cfg: MRFConfig
         return np.moveaxis(a.reshape(m_i, n_l, -1), 1, 2)
 
     phi, phi_sd, r, r_sd = back(phi), back(phi_sd), back(r), back(r_sd)
-    r_pos = np.maximum(r, 1e-6 * r_bulk[:, None, :])
+    # a Gaussian posterior in r can reach zero or below where the current is small; keep the
+    # conductivity within 20x of the bulk value there (the posterior std says how little is known)
+    r_pos = np.maximum(r, 0.05 * r_bulk[:, None, :])
     kappa_face = 1.0 / r_pos
     # pixel values: mean of the neighbouring faces (the end pixels take their one face)
     def to_pixels(fa):

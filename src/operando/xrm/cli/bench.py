@@ -40,7 +40,10 @@ def run(args) -> int:
         if soc_study is not None:
             def extra(truth, row):
                 soc_study(truth, row, seed=args.seed, quick=args.quick)
-    record = run_bench(args.out_dir, args.salts, args.c_rates, base=base, seed=args.seed, extra=extra)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # small dense solves: one BLAS thread per process on shared cores
+        record = run_bench(args.out_dir, args.salts, args.c_rates, base=base, seed=args.seed, extra=extra)
     command = " ".join(["operando xrm bench", *(shlex.quote(a) for a in _argv_tail())])
     write_record_and_page(record, args.record, args.results, command)
     print(f"wrote {args.record} and {args.results}")

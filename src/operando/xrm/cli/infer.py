@@ -53,8 +53,11 @@ def run(args) -> int:
         cfg = dataclasses.replace(cfg, soc_sigma=max(cfg.soc_sigma, args.soc_noise))
     fr = truth.frames
     start = time.perf_counter()
-    res = run_mrf(soc, fr[tr.TIME], fr[tr.CURRENT], fr[tr.VOLTAGE], truth.dx, truth.electrode, cfg,
-                  where=str(args.maps))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        res = run_mrf(soc, fr[tr.TIME], fr[tr.CURRENT], fr[tr.VOLTAGE], truth.dx, truth.electrode, cfg,
+                      where=str(args.maps))
     seconds = time.perf_counter() - start
     config = {"input": str(args.maps), "mrf": dataclasses.asdict(cfg), "soc_noise": args.soc_noise,
               "seed": args.seed, "seconds": seconds}
