@@ -97,6 +97,14 @@ def test_round_trip_and_bad_files(tiny, tmp_path):
         h["fields"][tr.SOC][0, 0, 0] = np.nan
     with pytest.raises(InputError, match="State of charge.*NaN"):
         tr.read_truth(bad)
+    short = tmp_path / "short_current.h5"
+    shutil.copy(path, short)
+    with h5py.File(short, "r+") as h:  # a current record that does not cover the frames
+        data = h["frames"][tr.CURRENT][:-2]
+        del h["frames"][tr.CURRENT]
+        h["frames"].create_dataset(tr.CURRENT, data=data)
+    with pytest.raises(InputError, match="short_current.h5: field 'Applied current density.*3 frames recorded, maps have 5"):
+        tr.read_truth(short)
 
 
 def test_write_is_atomic(tiny, tmp_path):
