@@ -95,3 +95,15 @@ def test_prnn_runs_small_and_is_seeded(model):
     b = S.soc_prnn(mu, model, t, i, Q, dx, **kw)
     assert a.shape == soc.shape and np.all((a >= 0) & (a <= 1))
     np.testing.assert_array_equal(a, b)
+
+
+def test_front_error_metrics_on_a_shifted_front():
+    from operando.xrm.metrics import front_error_profile_px, front_error_px
+
+    depth = np.arange(20)[None, :, None] + 0.5
+    fronts = np.array([4.0, 8.0, 12.0])[:, None, None]
+    soc = np.clip(1.0 - (depth - fronts) / 2.0, 0, 1) * np.ones((3, 20, 3))
+    shifted = np.clip(1.0 - (depth - fronts - 2.0) / 2.0, 0, 1) * np.ones((3, 20, 3))
+    assert front_error_px(soc, soc) == 0.0 and front_error_profile_px(soc, soc) == 0.0
+    assert front_error_px(shifted, soc) == pytest.approx(2.0)
+    assert front_error_profile_px(shifted, soc) == pytest.approx(2.0)

@@ -223,12 +223,13 @@ def render_results(record: dict, command: str, record_path: str = "benchmarks/xr
     if soc_rows:
         L += ["## SOC inference from rendered Co K-edge spectra", "",
               "| condition | SNR | method | SOC RMSE | RMSE in two-phase window | charge-conservation error | "
-              "front error max [px] |", "|---|---|---|---|---|---|---|"]
+              "front error max [px] (per column / lateral-mean profile) |", "|---|---|---|---|---|---|---|"]
         for r in soc_rows:
             for snr, methods in r["soc"].items():
                 for name, m in methods.items():
                     L.append(f"| {r['condition']} | {snr} | {name} | {m['rmse']:.4f} | {m['rmse_two_phase']:.4f} | "
-                             f"{100 * m['charge_error']:.2f} % | {m['front_error_px']:.1f} |")
+                             f"{100 * m['charge_error']:.2f} % | {m['front_error_px']:.1f} / "
+                             f"{m.get('front_error_profile_px', float('nan')):.1f} |")
         L += ["", "Goal check at SNR 50 (two-phase RMSE of the network at most half the per-pixel fit's):", ""]
         for r in soc_rows:
             m = r["soc"].get("50", {})

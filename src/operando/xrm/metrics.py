@@ -47,3 +47,12 @@ def front_error_px(soc_est, soc_true, level: float = 0.5) -> float:
     a = soc_front_depth(soc_est, level).mean(axis=1)
     b = soc_front_depth(soc_true, level).mean(axis=1)
     return float(np.max(np.abs(a - b)))
+
+
+def front_error_profile_px(soc_est, soc_true, level: float = 0.5) -> float:
+    """Largest per-frame error [pixels] of the front depth of the lateral-mean SOC profile."""
+    from operando.xrm.physics import soc_front_depth
+
+    a = soc_front_depth(np.asarray(soc_est).mean(axis=-1, keepdims=True), level)[:, 0]
+    b = soc_front_depth(np.asarray(soc_true).mean(axis=-1, keepdims=True), level)[:, 0]
+    return float(np.max(np.abs(a - b)))

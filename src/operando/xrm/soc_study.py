@@ -8,7 +8,7 @@ import numpy as np
 
 from operando.xrm import soc as S
 from operando.xrm import truth as tr
-from operando.xrm.metrics import front_error_px, mrf_metrics
+from operando.xrm.metrics import front_error_profile_px, front_error_px, mrf_metrics
 from operando.xrm.mrf import MRFConfig, run_mrf
 from operando.xrm.render import RenderConfig, SpectralModel, render_stack
 
@@ -25,7 +25,8 @@ def soc_metrics(est, truth: tr.Truth, model: SpectralModel) -> dict:
             "rmse_two_phase": float(np.sqrt(np.mean(err[win] ** 2))) if win.any() else float("nan"),
             "charge_error": S.charge_conservation_error(est, fr[tr.TIME], fr[tr.CURRENT],
                                                         truth.electrode.capacity_C_m3, truth.dx),
-            "front_error_px": front_error_px(est, soc, level)}
+            "front_error_px": front_error_px(est, soc, level),
+            "front_error_profile_px": front_error_profile_px(est, soc, level)}
 
 
 def soc_study(truth: tr.Truth, row: dict, seed: int = 0, quick: bool = False, snrs=SNRS, log=print) -> None:
