@@ -61,6 +61,22 @@ CITATIONS: dict[str, str] = {
             "Soc. 114 (1992) 10024-10035."),
     "gasteiger": ("J. Gasteiger, M. Marsili. Iterative partial equalization of orbital electronegativity - a "
                   "rapid access to atomic charges. Tetrahedron 36 (1980) 3219-3228."),
+    # Operando X-ray spectromicroscopy (operando.xrm, docs/xrm/).
+    "xrm-prnn-kmrf": ("K. Wada, M. Kimura, M. Mizumaki, K. Amezawa, N. Akai, T. Aonishi. A Physics-Regularized "
+                      "Neural Network and Kirchhoff Markov Random Field Framework for Inferring Internal "
+                      "Electrochemical States from Operando Spectromicroscopy. arXiv:2602.19888 (2026)."),
+    "pybamm": ("V. Sulzer, S. G. Marquis, R. Timms, M. Robinson, S. J. Chapman. Python Battery Mathematical "
+               "Modelling (PyBaMM). Journal of Open Research Software 9 (2021) 14."),
+    "ai2020": ("W. Ai, L. Kraft, J. Sturm, A. Jossen, B. Wu. Electrochemical Thermal-Mechanical Modelling of "
+               "Stress Inhomogeneity in Lithium-Ion Pouch Cells. J. Electrochem. Soc. 167 (2020) 013512."),
+    "valoen-reimers": ("L. O. Valøen, J. N. Reimers. Transport Properties of LiPF6-Based Li-Ion Battery "
+                       "Electrolytes. J. Electrochem. Soc. 152 (2005) A882."),
+    "doyle-fuller-newman": ("M. Doyle, T. F. Fuller, J. Newman. Modeling of Galvanostatic Charge and Discharge "
+                            "of the Lithium/Polymer/Insertion Cell. J. Electrochem. Soc. 140 (1993) 1526."),
+    "xu2019": ("S. Xu, K.-H. Chen, N. P. Dasgupta, J. B. Siegel, A. G. Stefanopoulou. Evolution of Dead Lithium "
+               "Growth in Lithium Metal Batteries: Experimentally Validated Model of the Apparent Capacity "
+               "Loss. J. Electrochem. Soc. 166 (2019) A3456."),
+
 }
 
 

@@ -1,0 +1,1 @@
+"""Readers of real spectromicroscopy files (Xradia .xrm/.txrm)."""

@@ -1,0 +1,109 @@
+"""Spectral rendering and SOC inference: end members, lever rule, noise level, charge conservation."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from operando.errors import InputError
+from operando.xrm import render as rd
+from operando.xrm import soc as S
+
+X0, X1 = 0.95, 0.5
+
+
+@pytest.fixture(scope="module")
+def model():
+    return rd.SpectralModel(rd.RenderConfig(), X0, X1)
+
+
+def test_theta_round_trip_and_window(model):
+    soc = np.linspace(0.05, 1.0, 40)
+    np.testing.assert_allclose(model.soc_from_theta(model.theta(soc)), soc, atol=1e-12)
+    x = X0 - soc * (X0 - X1)
+    np.testing.assert_array_equal(model.two_phase(soc), (x <= 0.94) & (x >= 0.75))
+
+
+def test_end_members_and_lever_rule(model):
+    lith, dele = model.end_members()
+    np.testing.assert_allclose(model.spectra(np.array(0.0)), lith)
+    np.testing.assert_allclose(model.spectra(np.array(1.0)), dele)
+    # inside the two-phase window a pixel is a lever-rule mixture of the boundary phases
+    soc_a = (X0 - 0.94) / (X0 - X1)
+    soc_b = (X0 - 0.75) / (X0 - X1)
+    sa, sb = model.spectra(np.array(soc_a)), model.spectra(np.array(soc_b))
+    mid = model.spectra(np.array(0.5 * (soc_a + soc_b)))
+    np.testing.assert_allclose(mid, 0.5 * (sa + sb), atol=1e-12)
+    # and the window changes the spectrum much less than the whole charge does (the ambiguity)
+    assert np.linalg.norm(sb - sa) < 0.2 * np.linalg.norm(dele - lith)
+    # the delithiated edge sits higher in energy
+    e = model.energy
+    assert S._edge_energy(S.normalise(dele), e) > S._edge_energy(S.normalise(lith), e) + 0.5
+
+
+def test_poisson_noise_matches_snr(model):
+    soc = np.ones((1, 40, 40))
+    cfg = rd.RenderConfig(snr=50, jitter_eV=0.0, thickness_sigma=0.0)
+    clean = rd.render_stack(soc, model, rd.RenderConfig(snr=0, jitter_eV=0.0, thickness_sigma=0.0))["mu"]
+    noisy = rd.render_stack(soc, model, cfg)["mu"]
+    sd = np.std(noisy[..., -10:] - clean[..., -10:])
+    assert 0.8 / 50 < sd < 1.25 / 50
+
+
+def test_edge_position_recovers_solid_solution_soc_without_noise(model):
+    soc = np.linspace(0.5, 1.0, 12).reshape(1, 3, 4)
+    mu = rd.render_stack(soc, model, rd.RenderConfig(snr=0, jitter_eV=0.0))["mu"]
+    np.testing.assert_allclose(S.soc_edge_position(mu, model), soc, atol=0.02)
+    lcf = S.soc_linear_combination(mu, model)
+    assert np.max(np.abs(lcf - soc)) < 0.1
+
+
+def test_bad_end_member_file(tmp_path):
+    p = tmp_path / "em.json"
+    p.write_text(json.dumps({"x": [1, 2, 3], "y": [1, 2]}))
+    with pytest.raises(InputError, match="em.json"):
+        rd.load_end_member(p)
+    with pytest.raises(InputError, match="no such file"):
+        rd.load_end_member(tmp_path / "none.json")
+
+
+def _conserving_map(n_f=6, n_d=10, n_l=3, Q=2e8, dx=1e-5, I=-30.0):
+    times = np.linspace(0, 600, n_f)
+    passed = -I * times  # C/m2
+    depth = np.linspace(1.5, 0.5, n_d)[:, None] * np.ones((1, n_l))
+    shape = depth / depth.sum(axis=0).mean()
+    soc = passed[:, None, None] / (Q * dx) * shape[None]
+    return soc, times, np.full(n_f, I), Q, dx
+
+
+def test_charge_conservation_penalty_zero_for_conserving_map_and_positive_otherwise():
+    soc, t, i, Q, dx = _conserving_map()
+    assert S.charge_conservation_penalty(soc, t, i, Q, dx) < 1e-20
+    assert S.charge_conservation_error(soc, t, i, Q, dx) < 1e-12
+    # redistributing SOC in depth keeps charge; scaling it does not
+    assert S.charge_conservation_penalty(soc[:, ::-1], t, i, Q, dx) < 1e-20
+    assert S.charge_conservation_penalty(1.1 * soc, t, i, Q, dx) > 1e-3
+    assert S.charge_conservation_error(0.9 * soc, t, i, Q, dx) == pytest.approx(0.1)
+
+
+def test_prnn_runs_small_and_is_seeded(model):
+    soc, t, i, Q, dx = _conserving_map(n_f=4, n_d=6, n_l=2)
+    mu = rd.render_stack(soc, model, rd.RenderConfig(snr=100))["mu"]
+    kw = dict(snr=100, n_train=500, epochs=15)
+    a = S.soc_prnn(mu, model, t, i, Q, dx, **kw)
+    b = S.soc_prnn(mu, model, t, i, Q, dx, **kw)
+    assert a.shape == soc.shape and np.all((a >= 0) & (a <= 1))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_front_error_metrics_on_a_shifted_front():
+    from operando.xrm.metrics import front_error_profile_px, front_error_px
+
+    depth = np.arange(20)[None, :, None] + 0.5
+    fronts = np.array([4.0, 8.0, 12.0])[:, None, None]
+    soc = np.clip(1.0 - (depth - fronts) / 2.0, 0, 1) * np.ones((3, 20, 3))
+    shifted = np.clip(1.0 - (depth - fronts - 2.0) / 2.0, 0, 1) * np.ones((3, 20, 3))
+    assert front_error_px(soc, soc) == 0.0 and front_error_profile_px(soc, soc) == 0.0
+    assert front_error_px(shifted, soc) == pytest.approx(2.0)
+    assert front_error_profile_px(shifted, soc) == pytest.approx(2.0)
