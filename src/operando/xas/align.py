@@ -28,7 +28,7 @@ def shift_misfit(delta: float, meas_e, meas_mu, comp_e, comp_mu, window: tuple[f
 
 
 def fit_energy_shift(meas_e, meas_mu, comp_e, comp_mu, *, window: tuple[float, float] | None = None,
-                     search: tuple[float, float] = (-30.0, 30.0), step: float = 0.1) -> float:
+                     search: tuple[float, float] = (-15.0, 15.0), step: float = 0.1) -> float:
     """Global shift (eV) of a measured reference onto its computed twin; see module docstring.
 
     ``window`` (absolute eV on the computed scale) defaults to the part of the computed
