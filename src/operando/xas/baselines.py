@@ -26,7 +26,7 @@ from operando.xas.spt import REG_TARGETS, Heads
 @dataclass
 class NetConfig:
     kind: str = "cnn"  # "cnn" or "mlp"
-    length: int = 241
+    length: int = 201
     width: int = 64
     dropout: float = 0.1
     n_cn: int = 5

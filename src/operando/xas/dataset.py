@@ -5,7 +5,7 @@
 - spectra: the shipped ``mu_rel`` (FEFF's ``mu``, already divided by the atomic cross-section
   50 eV above the edge, so the edge step is close to 1) is placed back on FEFF's absolute
   energy scale (``e0 + e_rel``) and resampled onto ``CU_EDGE_FEFF + relative_grid()``, i.e.
-  -5 .. +55 eV around a fixed Cu anchor in 0.25 eV steps (241 points). A fixed anchor, not each
+  -5 .. +45 eV around a fixed Cu anchor in 0.25 eV steps (201 points). A fixed anchor, not each
   spectrum's own edge, keeps the chemical shift that carries the oxidation state; measured
   spectra reach this scale through one global offset (:mod:`operando.xas.align`).
 - labels: ``cn`` and ``oxidation_state`` from the shipped labels.csv (CrystalNN and BVAnalyzer

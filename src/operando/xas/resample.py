@@ -1,6 +1,6 @@
 """Put spectra on a common energy grid relative to an edge.
 
-:func:`relative_grid` builds the grid (default -5 .. +55 eV in 0.25 eV steps: the XANES window
+:func:`relative_grid` builds the grid (default -5 .. +45 eV in 0.25 eV steps: the XANES window
 that the computed Cu set and a 60 eV measured window both cover); :func:`resample` evaluates a
 spectrum at ``edge + grid`` by linear interpolation. Points outside the measured range are never
 invented: up to ``max_extrapolate`` eV (default 2 eV) is filled with the end value, beyond that
@@ -12,7 +12,7 @@ import numpy as np
 
 from operando.errors import InputError
 
-GRID_START, GRID_STOP, GRID_STEP = -5.0, 55.0, 0.25
+GRID_START, GRID_STOP, GRID_STEP = -5.0, 45.0, 0.25
 
 
 def relative_grid(start: float = GRID_START, stop: float = GRID_STOP, step: float = GRID_STEP) -> np.ndarray:

@@ -40,7 +40,7 @@ REG_TARGETS = ("cn2", "ocn", "nn_dist")
 
 @dataclass
 class SPTConfig:
-    length: int = 241
+    length: int = 201
     n_freq: int = 64
     freq_rows: int = 8
     patch: int = 16
