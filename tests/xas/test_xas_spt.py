@@ -82,8 +82,8 @@ def test_knn_and_ring_closed_form():
     np.testing.assert_array_equal(ring_neighbours(5, 3).numpy(), [[1, 4, 2], [2, 0, 3], [3, 1, 4], [4, 2, 0], [0, 3, 1]])
 
 
-@pytest.mark.parametrize("make", [lambda: SPT(SPTConfig(**SMALL)), lambda: CNN1D(NetConfig(kind="cnn", width=32, dropout=0.0)),
-                                  lambda: MLP(NetConfig(kind="mlp", width=32, dropout=0.0))])
+@pytest.mark.parametrize("make", [lambda: SPT(SPTConfig(**SMALL)), lambda: CNN1D(NetConfig(kind="cnn", length=L, width=32, dropout=0.0)),
+                                  lambda: MLP(NetConfig(kind="mlp", length=L, width=32, dropout=0.0))])
 def test_overfit_tiny_set(make):
     torch.set_num_threads(1)
     s = _toy_set(48)
