@@ -99,3 +99,12 @@ def test_results_page_from_record_only(tmp_path):
     text = (tmp_path / "r.md").read_text()
     assert "| majority | 0 | 0.500 |" in text and "Only folds [0] of 5" in text
     assert results_markdown([rec], str(tmp_path)) == text
+
+
+def test_perturbation_page_from_record(tmp_path):
+    res = {p: {"cn_acc": 0.8, "os_acc": 0.7, "cn_retained": 1.0, "os_retained": 1.0} for p in ("clean", "SNR 30")}
+    (tmp_path / "perturb_fold0.json").write_text(json.dumps({"fold": 0, "folds": 5, "models": {"spt": res}}))
+    from operando.xas.bench import perturbation_markdown
+
+    text = perturbation_markdown(tmp_path)
+    assert "| SNR 30 | 0.800 | 1.000 | 0.700 | 1.000 |" in text and "one fold only" in text
