@@ -108,3 +108,16 @@ def test_perturbation_page_from_record(tmp_path):
 
     text = perturbation_markdown(tmp_path)
     assert "| SNR 30 | 0.800 | 1.000 | 0.700 | 1.000 |" in text and "one fold only" in text
+
+
+def test_shipped_model_loads_on_cpu_and_refuses_other_elements(capsys):
+    from operando.xas.cli.predict import DEFAULT_MODEL
+    from operando.xas.fit import load_model
+
+    model, cfg, extra = load_model(DEFAULT_MODEL)
+    assert cfg["element"] == "Cu" and len(cfg["grid"]) == model.config.length
+    assert next(model.parameters()).device.type == "cpu" and "pca_threshold" in extra
+    a = _parser().parse_args(["predict", str(CUO), str(FIX / "MnO_rt_01.xdi"), "--mc-samples", "2"])
+    assert a.func(a) == 0
+    out = capsys.readouterr().out
+    assert "not the Cu K edge" in out and out.count("REFUSED") == 1

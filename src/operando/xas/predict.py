@@ -12,8 +12,11 @@ first ``N_PCA`` principal components of the training spectra, divided by the 99.
 the training spectra's own distances (stored with the model). A score above 1 is flagged
 out-of-domain (a metal foil, a sulfide, a badly normalised file): its labels are printed but
 marked as not to be trusted. Uncertainty: Monte-Carlo dropout (``mc_samples`` passes): class
-probabilities averaged over passes (the printed probability is that of the shown class) and the
-standard deviation of the regression outputs.
+probabilities averaged over passes (the printed probability is that of the shown class; below
+``LOW_CONFIDENCE`` = 0.5 the row says "low confidence") and the standard deviation of the
+regression outputs. Known blind spot: a Cu metal foil is neither refused nor flagged by the PCA
+score (its edge lies below the model window, so the window sees a flat post-edge near the
+training mean); only its low CN confidence shows (docs/xas/README.md).
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ N_PCA = 10
 K_EDGES = {"Mn": 6539.0, "Fe": 7112.0, "Co": 7709.0, "Ni": 8333.0, "Cu": 8979.0, "Zn": 9659.0}
 #: the measured half-height edge must lie within this many eV of the tabulated K edge
 EDGE_WINDOW = (-10.0, 25.0)
+#: a class probability below this is reported as "low confidence"
+LOW_CONFIDENCE = 0.5
 
 
 def fit_domain(x: np.ndarray, n_pca: int = N_PCA) -> dict[str, torch.Tensor]:
@@ -114,6 +119,9 @@ def format_rows(rows: list[dict]) -> str:
             lines.append(f"{r['file']}\t-\t-\t-\t-\t-\tREFUSED: {r['refused']}")
             continue
         note = "OUT OF DOMAIN: do not trust these labels" if r["out_of_domain"] else "in domain"
+        low = [k.upper() for k in ("cn", "os") if r[f"{k}_p"] < LOW_CONFIDENCE]
+        if low:
+            note += f"; low confidence ({', '.join(low)} p < {LOW_CONFIDENCE})"
         lines.append(f"{r['file']}\t{r['cn']} ({r['cn_p']:.2f})\t{r['cn2']:.1f} +- {r['cn2_sd']:.1f}\t"
                      f"{r['ocn']:.1f} +- {r['ocn_sd']:.1f}\t+{r['os']} ({r['os_p']:.2f})\t{r['domain_score']:.2f}\t{note}")
     return "\n".join(lines)
