@@ -123,3 +123,23 @@ def test_majority_baseline():
     p = MajorityBaseline().fit(s).predict(s.x[:4])
     assert (p["cn"] == np.bincount(s.cn_cls).argmax()).all()
     np.testing.assert_allclose(p["reg"][0], [s.cn2.mean(), s.ocn.mean(), s.nn_dist.mean()])
+
+
+def test_augmentation_changes_half_the_batch_and_keeps_the_rest():
+    from operando.xas.fit import augment_batch
+
+    g = torch.Generator().manual_seed(0)
+    e = torch.linspace(-5, 45, 201)
+    x = (0.5 + torch.atan(e / 1.0) / torch.pi).repeat(64, 1)
+    y = augment_batch(x, 0.25, FitConfig(augment=True), g)
+    changed = (y - x).abs().amax(1) > 1e-6
+    assert 16 < int(changed.sum()) < 48 and torch.equal(y[~changed], x[~changed])
+    assert (y[changed] - x[changed]).abs().amax() < 0.5
+
+
+def test_augmented_training_still_overfits_tiny_set():
+    torch.set_num_threads(1)
+    s = _toy_set(48)
+    model = SPT(SPTConfig(**SMALL))
+    fit(model, s, FitConfig(epochs=60, batch_size=16, lr=3e-3, seed=0, augment=True))
+    assert (predict_net(model, s.x)["os_prob"].argmax(1) == s.os_cls).mean() >= 0.9

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ MODELS = {
     "spt-no-fft": {"kind": "spt", "use_fft": False},
     "spt-fft-only": {"kind": "spt", "use_raw": False},
     "spt-fixed-graph": {"kind": "spt", "dynamic_graph": False},
+    "spt-augmented": {"kind": "spt", "augment": True},  # measured-like training augmentation (fit.augment_batch)
     "cnn1d": {"kind": "cnn"},
     "mlp": {"kind": "mlp"},
     "random-forest": "rf",
@@ -77,6 +79,8 @@ def run_one(name: str, train, test, fit_cfg: FitConfig, spt_overrides: dict | No
     extra = {}
     if isinstance(spec, dict):
         cfg = dict(spec)
+        if cfg.pop("augment", False):
+            fit_cfg = replace(fit_cfg, augment=True)
         if cfg["kind"] == "spt":
             cfg = {**SPTConfig().to_dict(), **(spt_overrides or {}), **cfg, "length": train.x.shape[1]}
         else:
@@ -202,7 +206,7 @@ def run_perturbation(record_dir: str | Path, *, fold: int = 0, folds: int = 5, s
         p = predict_net(net, a)
         return {"cn": p["cn_prob"].argmax(1), "os": p["os_prob"].argmax(1)}
 
-    predictors = {"spt": spt_pred, "random-forest": rf.predict}
+    predictors = {"spt-augmented" if fit_cfg.augment else "spt": spt_pred, "random-forest": rf.predict}
     for name, pred in predictors.items():
         res = {}
         for pname, xs in sets.items():
@@ -214,7 +218,7 @@ def run_perturbation(record_dir: str | Path, *, fold: int = 0, folds: int = 5, s
             res[pname]["os_retained"] = res[pname]["os_acc"] / res["clean"]["os_acc"]
         out["models"][name] = res
         log(f"{name}: combined CN retained {res['combined (+2 eV, 1 eV, SNR 100)']['cn_retained']:.3f}")
-    path = Path(record_dir) / f"perturb_fold{fold}.json"
+    path = Path(record_dir) / f"perturb_fold{fold}{'_augmented' if fit_cfg.augment else ''}.json"
     write_text(path, json.dumps(out, indent=2))
     return path
 
@@ -227,7 +231,7 @@ def perturbation_markdown(record_dir: str | Path) -> str:
     for f in files:
         r = json.loads(f.read_text())
         models = list(r["models"])
-        lines += ["", f"## Simulated computed-to-measured gap (fold {r['fold']} of {r['folds']}, one fold only)", "",
+        lines += ["", f"## Simulated computed-to-measured gap: {', '.join(models)} (fold {r['fold']} of {r['folds']}, one fold only)", "",
                   "Accuracy on the held-out fold with the perturbation applied, and retained accuracy "
                   "(perturbed / clean). No alignment applied to the perturbed spectra.", "",
                   "| perturbation | " + " | ".join(f"{m} CN acc | {m} CN kept | {m} OS acc | {m} OS kept" for m in models) + " |",

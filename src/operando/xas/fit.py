@@ -39,6 +39,12 @@ class FitConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     time_limit_s: float = 540.0  # stop early (and say so) rather than exceed the 10-minute budget
+    # measured-like augmentation of half of every batch (off by default; see augment_batch)
+    augment: bool = False
+    aug_broaden_max_ev: float = 2.0
+    aug_scale: float = 0.1
+    aug_shift_max_ev: float = 0.5
+    aug_snr_min: float = 30.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,6 +64,38 @@ def class_weights(labels: np.ndarray, n: int) -> torch.Tensor:
     counts = np.bincount(labels[labels >= 0], minlength=n).astype(float)
     w = np.where(counts > 0, (counts.max() / np.maximum(counts, 1)) ** 0.5, 0.0)
     return torch.tensor(w, dtype=torch.float32)
+
+
+def augment_batch(x: torch.Tensor, step_ev: float, cfg: FitConfig, gen: torch.Generator) -> torch.Tensor:
+    """Measured-like copies of half the rows of ``x`` (B, L) on a grid of ``step_ev``: Gaussian
+    broadening with one FWHM per batch drawn from U(0, ``aug_broaden_max_ev``), a rigid shift
+    per row from U(-``aug_shift_max_ev``, +``aug_shift_max_ev``) (kept small: the chemical shift
+    carries the OS), an edge-step factor per row from U(1 - ``aug_scale``, 1 + ``aug_scale``) and
+    white noise at an SNR from U(``aug_snr_min``, 300). The other half is left clean."""
+    B, L = x.shape
+    pick = torch.rand(B, generator=gen) < 0.5
+    if not pick.any():
+        return x
+    y = x[pick]
+    fwhm = float(torch.rand(1, generator=gen)) * cfg.aug_broaden_max_ev
+    sigma = fwhm / 2.3548 / step_ev
+    if sigma > 0.3:
+        half = int(4 * sigma) + 1
+        k = torch.exp(-0.5 * (torch.arange(-half, half + 1, dtype=x.dtype) / sigma) ** 2)
+        k = (k / k.sum()).view(1, 1, -1)
+        y = torch.nn.functional.conv1d(torch.nn.functional.pad(y.unsqueeze(1), (half, half), mode="replicate"), k).squeeze(1)
+    if cfg.aug_shift_max_ev > 0:
+        sh = (torch.rand(len(y), 1, generator=gen) * 2 - 1) * cfg.aug_shift_max_ev / step_ev  # in grid points
+        pos = (torch.arange(L, dtype=x.dtype).unsqueeze(0) - sh).clamp(0, L - 1)
+        lo = pos.floor().long().clamp(max=L - 2)
+        w = pos - lo
+        y = torch.gather(y, 1, lo) * (1 - w) + torch.gather(y, 1, lo + 1) * w
+    y = y * (1 + (torch.rand(len(y), 1, generator=gen) * 2 - 1) * cfg.aug_scale)
+    snr = cfg.aug_snr_min + torch.rand(len(y), 1, generator=gen) * (300 - cfg.aug_snr_min)
+    y = y + torch.randn(y.shape, generator=gen) / snr
+    out = x.clone()
+    out[pick] = y
+    return out
 
 
 def fit(model: nn.Module, train, cfg: FitConfig, *, log=None) -> dict:
@@ -80,6 +118,7 @@ def fit(model: nn.Module, train, cfg: FitConfig, *, log=None) -> dict:
     ce_os = nn.CrossEntropyLoss(weight=class_weights(train.os_cls, model.config.n_os), ignore_index=-1)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = len(x)
+    step_ev = float(train.grid[1] - train.grid[0])
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
@@ -91,7 +130,8 @@ def fit(model: nn.Module, train, cfg: FitConfig, *, log=None) -> dict:
         run = 0.0
         for i in range(0, n, cfg.batch_size):
             b = perm[i:i + cfg.batch_size]
-            out = model(x[b])
+            xb = augment_batch(x[b], step_ev, cfg, gen) if cfg.augment else x[b]
+            out = model(xb)
             loss = ce_cn(out["cn"], y_cn[b])
             if (y_os[b] >= 0).any():
                 loss = loss + ce_os(out["os"], y_os[b])

@@ -10,6 +10,7 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
+    p.add_argument("--augment", action="store_true", help="train SPT with measured-like augmentation")
     p.set_defaults(func=run)
 
 
@@ -18,6 +19,6 @@ def run(args) -> int:
     from operando.xas.fit import FitConfig
 
     print("wrote", run_perturbation(args.record, fold=args.fold, seed=args.seed,
-                                    fit_cfg=FitConfig(epochs=args.epochs, seed=args.seed), data_dir=args.data))
+                                    fit_cfg=FitConfig(epochs=args.epochs, seed=args.seed, augment=args.augment), data_dir=args.data))
     print("wrote", write_results(args.record, args.out))
     return 0
