@@ -12,6 +12,7 @@ results page is then regenerated from the record alone (:func:`write_results`), 
 from __future__ import annotations
 
 import json
+import os
 import platform
 from dataclasses import replace
 import time
@@ -128,7 +129,8 @@ def run_bench(record_dir: str | Path, *, models=None, folds=5, only_folds=None, 
             rec = run_one(name, train, test, fit_cfg)
             rec.update({"fold": k, "folds": folds, "split_seed": seed, "fit": fit_cfg.to_dict(),
                         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                        "machine": platform.processor() or platform.machine()})
+                        "machine": platform.processor() or platform.machine(),
+                        "load_average_1min": os.getloadavg()[0], "cpu_count": os.cpu_count()})
             write_text(path, json.dumps(rec, indent=2))
             written.append(path)
             log(f"fold {k}: {name}: CN acc {rec['cn_acc']:.3f} F1 {rec['cn_f1']:.3f}, OS acc {rec['os_acc']:.3f} "
@@ -169,8 +171,28 @@ def results_markdown(records: list[dict], record_dir: str = "benchmarks/xas/reco
         f = nets[0]["fit"]
         lines += ["", f"Network training: {f['epochs']} epochs, batch {f['batch_size']}, AdamW lr {f['lr']}, "
                       f"seed {f['seed']}, torch {nets[0]['torch']} with {nets[0]['torch_threads']} thread(s)."]
+    loads = [r["load_average_1min"] for r in records if "load_average_1min" in r]
+    if loads:
+        lines += ["", f"Machine load (1-minute load average when a result was written, {records[0].get('cpu_count')} "
+                      f"CPUs): {min(loads):.1f}-{max(loads):.1f} over {len(loads)} of {len(records)} results; "
+                      "times and latencies are from a shared machine."]
     folds_done = sorted({r["fold"] for r in records})
     nfolds = records[0]["folds"] if records else 0
+    lines += ["", "## Goals of issue 36 (in-distribution part)", ""]
+    complete = {m for m in by_model if len({r["fold"] for r in by_model[m]}) == nfolds}
+    if "spt" not in complete:
+        lines.append(f"Not judged: spt has folds {sorted({r['fold'] for r in by_model.get('spt', [])})} of {nfolds}.")
+    else:
+        mean = lambda m, k: float(np.mean([r[k] for r in by_model[m]]))
+        base = [m for m in ("cnn1d", "mlp", "random-forest", "majority") if m in complete]
+        for k, label in (("cn_acc", "CN accuracy"), ("cn_f1", "CN macro-F1"), ("os_acc", "OS accuracy"), ("os_f1", "OS macro-F1")):
+            best = max(base, key=lambda m: mean(m, k)) if base else None
+            ok = best is None or mean("spt", k) > mean(best, k)
+            lines.append(f"- SPT beats every baseline on {label}: {'met' if ok else 'MISSED'} "
+                         f"(spt {mean('spt', k):.3f}" + (f", best baseline {best} {mean(best, k):.3f})" if best else ")"))
+        lines.append(f"- OS macro-F1 >= 0.75: {'met' if mean('spt', 'os_f1') >= 0.75 else 'MISSED'} ({mean('spt', 'os_f1'):.3f})")
+        lines.append(f"- latency <= 10 ms per spectrum at batch 1: {'met' if mean('spt', 'ms_batch1') <= 10 else 'MISSED'} "
+                     f"({mean('spt', 'ms_batch1'):.1f} ms, one thread, shared machine)")
     if len(folds_done) < nfolds:
         lines += ["", f"Only folds {folds_done} of {nfolds} are in the record: no goal is judged from this page."]
     return "\n".join(lines) + "\n"
