@@ -88,7 +88,7 @@ def test_overfit_tiny_set(make):
     torch.set_num_threads(1)
     s = _toy_set(48)
     model = make()
-    hist = fit(model, s, FitConfig(epochs=60, batch_size=16, lr=3e-3, seed=0))
+    hist = fit(model, s, FitConfig(epochs=40, batch_size=24, lr=4e-3, seed=0))
     p = predict_net(model, s.x)
     assert hist["loss"][-1] < 0.3 * hist["loss"][0]
     assert (p["cn_prob"].argmax(1) == s.cn_cls).mean() >= 0.95
@@ -141,5 +141,5 @@ def test_augmented_training_still_overfits_tiny_set():
     torch.set_num_threads(1)
     s = _toy_set(48)
     model = SPT(SPTConfig(**SMALL))
-    fit(model, s, FitConfig(epochs=60, batch_size=16, lr=3e-3, seed=0, augment=True))
+    fit(model, s, FitConfig(epochs=40, batch_size=24, lr=4e-3, seed=0, augment=True))
     assert (predict_net(model, s.x)["os_prob"].argmax(1) == s.os_cls).mean() >= 0.9
