@@ -173,7 +173,8 @@ def results_markdown(records: list[dict], record_dir: str = "benchmarks/xas/reco
                       f"seed {f['seed']}, torch {nets[0]['torch']} with {nets[0]['torch_threads']} thread(s)."]
     loads = [r["load_average_1min"] for r in records if "load_average_1min" in r]
     if loads:
-        lines += ["", f"Machine load (1-minute load average when a result was written, {records[0].get('cpu_count')} "
+        cpus = next((r["cpu_count"] for r in records if "cpu_count" in r), "?")
+        lines += ["", f"Machine load (1-minute load average when a result was written, {cpus} "
                       f"CPUs): {min(loads):.1f}-{max(loads):.1f} over {len(loads)} of {len(records)} results; "
                       "times and latencies are from a shared machine."]
     folds_done = sorted({r["fold"] for r in records})
