@@ -76,7 +76,26 @@ CITATIONS: dict[str, str] = {
     "xu2019": ("S. Xu, K.-H. Chen, N. P. Dasgupta, J. B. Siegel, A. G. Stefanopoulou. Evolution of Dead Lithium "
                "Growth in Lithium Metal Batteries: Experimentally Validated Model of the Apparent Capacity "
                "Loss. J. Electrochem. Soc. 166 (2019) A3456."),
-
+    # XAS (operando.xas, docs/xas/README.md).
+    "spt": ("Zhong, Huang, Xu, Xu, Zhao, Cheng, Tang, E, Tian. Solving the inverse problem of X-ray absorption "
+            "spectroscopy via physics-informed deep learning (Spectral Pattern Translator). arXiv:2603.27684 (2026)."),
+    "rf-xanes": ("C. Zheng, C. Chen, Y. Chen, S. P. Ong. Random Forest Models for Accurate Identification of "
+                 "Coordination Environments from X-Ray Absorption Near-Edge Structure. Patterns 1 (2020) 100013."),
+    "cnn-xanes": ("M. R. Carbone, S. Yoo, M. Topsakal, D. Lu. Classification of local chemical environments from "
+                  "x-ray absorption spectra using supervised machine learning. Phys. Rev. Materials 3 (2019) 033604."),
+    "omnixas": ("S. Kharel et al. OmniXAS: A Universal Deep-Learning Framework for Materials X-ray Absorption "
+                "Spectra. arXiv:2409.19552 (2024)."),
+    "larch": ("M. Newville. Larch: An Analysis Package for XAFS and Related Spectroscopies. J. Phys.: Conf. Ser. "
+              "430 (2013) 012007."),
+    "crystalnn": ("H. Pan, A. M. Ganose, M. Horton, M. Aykol, K. A. Persson, N. E. R. Zimmermann, A. Jain. "
+                  "Benchmarking Coordination Number Prediction Algorithms on Inorganic Crystal Structures. "
+                  "Inorg. Chem. 60 (2021) 1590-1603."),
+    "bond-valence": ("M. O'Keeffe, N. E. Brese. Atom sizes and bond lengths in molecules and crystals. J. Am. Chem. "
+                     "Soc. 113 (1991) 3226-3229."),
+    "edgeconv": ("Y. Wang, Y. Sun, Z. Liu, S. E. Sarma, M. M. Bronstein, J. M. Solomon. Dynamic Graph CNN for "
+                 "Learning on Point Clouds. ACM Trans. Graph. 38 (2019) 146."),
+    "pymatgen": ("S. P. Ong et al. Python Materials Genomics (pymatgen): A robust, open-source python library for "
+                 "materials analysis. Comput. Mater. Sci. 68 (2013) 314-319."),
 }
 
 
