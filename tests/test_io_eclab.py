@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ from io_writers import write_mpt
 from operando.errors import InputError
 from operando.echem import read_echem
 from operando.echem.eclab import read_mpr, read_mpt
+from operando.files import shared_data
 
-ECLAB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eclab-yadg"
+ECLAB = shared_data("eclab-yadg")
 needs_shared = pytest.mark.skipif(not ECLAB.is_dir(), reason="shared/data/eclab-yadg not beside the checkout")
 needs_galvani = pytest.mark.skipif(importlib.util.find_spec("galvani") is None,
                                    reason="optional extra operando[eclab] (galvani) not installed")

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from operando.atomic import write_text
+from operando.files import shared_data
 from operando.xas.labels import oxidation_state, site_labels
 
-DATA = Path("/work/shared/data/omnixas-cu-feff")
+DATA = shared_data("omnixas-cu-feff")
 
 
 def main() -> None:

@@ -70,3 +70,13 @@ def read_file_bytes(path: Path, text_kind: str | None = None) -> bytes:
     if text_kind is not None and b"\x00" in data:
         raise InputError(path, f"binary content (NUL bytes): not {text_kind}")
     return data
+
+
+def shared_data(*parts: str) -> Path:
+    """A path in the real, external data kept beside the checkout (``../shared/data``, each folder
+    with its SOURCE.md); the environment variable ``OPERANDO_SHARED_DATA`` points elsewhere."""
+    import os
+
+    root = os.environ.get("OPERANDO_SHARED_DATA")
+    base = Path(root) if root else Path(__file__).resolve().parents[3] / "shared" / "data"
+    return base.joinpath(*parts)

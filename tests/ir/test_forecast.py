@@ -21,9 +21,10 @@ from operando.cli.main import main
 from operando.errors import InputError
 from operando.ir.forecast import POINT_DRAWS, ForecastModel, profile_steps
 from operando.echem import EchemLog
+from operando.files import shared_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opus"
-REAL_MPT = Path(__file__).resolve().parents[3] / "shared" / "data" / "eclab-yadg"
+REAL_MPT = shared_data("eclab-yadg")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 GRID = np.linspace(800.0, 2000.0, 601)
 CELL = "cu-ec-1"  # 14 spectra over about 2 h: one of the smallest simulated cells

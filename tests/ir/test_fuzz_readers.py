@@ -27,10 +27,11 @@ from operando.errors import InputError
 from operando.echem import read_echem, read_mpt
 from operando.ir.io import read_jcamp, read_opus, read_spectrum, read_text_spectrum
 from operando.ir.io.opus import read_directory
+from operando.files import shared_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
-ECLAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "eclab-yadg"
-SHARED_OPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "opus-opusreader2"
+ECLAB = shared_data("eclab-yadg")
+SHARED_OPUS = shared_data("opus-opusreader2")
 OPUS_SOURCE = SHARED_OPUS if SHARED_OPUS.is_dir() else FIXTURES / "opus"
 OPUS_NAMES = sorted(p.name for p in OPUS_SOURCE.iterdir() if p.name not in ("LICENSE", "SOURCE.md"))
 N_CASES = 300

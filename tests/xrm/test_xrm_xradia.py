@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import shutil
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,9 @@ pytest.importorskip("olefile")
 
 from operando.errors import InputError  # noqa: E402
 from operando.xrm.io import xradia  # noqa: E402
+from operando.files import shared_data
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "txm-xanespy-nca"
+DATA = shared_data("txm-xanespy-nca")
 need = pytest.mark.skipif(not DATA.is_dir(), reason="shared TXM frames not present")
 
 

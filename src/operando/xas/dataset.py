@@ -1,4 +1,4 @@
-"""The computed Cu K-edge training set (OmniXAS FEFF, ``/work/shared/data/omnixas-cu-feff``).
+"""The computed Cu K-edge training set (OmniXAS FEFF, ``../shared/data/omnixas-cu-feff`` beside the checkout).
 
 :func:`load_cu_feff` returns every spectrum on the model grid with its labels:
 
@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError
+from operando.files import shared_data
 from operando.xas.labels import cn_class, os_class
 from operando.xas.resample import relative_grid
 
-DEFAULT_DIR = Path("/work/shared/data/omnixas-cu-feff")
+DEFAULT_DIR = shared_data("omnixas-cu-feff")
 LABELS_CSV = Path(__file__).resolve().parents[3] / "benchmarks" / "xas" / "cu_labels.csv"
 #: Anchor of the model grid on FEFF's absolute energy scale for the OmniXAS Cu set (eV). FEFF's
 #: E0 spans 8986.98-8992.54 eV there; half heights of the edges lie about 8990-9000 eV.

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from operando.xas.align import fit_energy_shift
-from operando.xas.dataset import load_cu_feff, material_folds
+from operando.xas.dataset import DEFAULT_DIR, load_cu_feff, material_folds
 from operando.xas.fit import FitConfig, build_model, fit, save_model
 from operando.xas.normalize import normalize
 from operando.xas.predict import fit_domain
@@ -31,7 +31,7 @@ def cu_energy_shift(reference: str | Path = REFERENCE, data_dir=None) -> float:
     """Shift (eV) that puts measured Cu spectra on the computed set's energy scale."""
     s = read_spectrum(reference)
     n = normalize(s.energy, s.mu, source=s.source)
-    d = np.load(Path(data_dir or "/work/shared/data/omnixas-cu-feff") / "cu_feff_xanes.npz")
+    d = np.load(Path(data_dir or DEFAULT_DIR) / "cu_feff_xanes.npz")
     i = list(d["spectrum_id"]).index(REFERENCE_COMPUTED)
     return fit_energy_shift(s.energy, n.norm, d["e0"][i] + d["e_rel"], d["mu_rel"][i].astype(float))
 

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError
+from operando.files import shared_data
 
-DEFAULT_LICOO2 = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "pymatgen-mp-licoo2-xanes" / \
-    "LiCoO2_k_xanes.json"
+DEFAULT_LICOO2 = shared_data("pymatgen-mp-licoo2-xanes", "LiCoO2_k_xanes.json")
 
 
 @dataclass

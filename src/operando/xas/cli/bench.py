@@ -11,7 +11,7 @@ def register(sub) -> None:
     p.add_argument("--only-folds", type=int, nargs="*", default=None, help="run only these folds")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default=None, help="Cu set folder (default /work/shared/data/omnixas-cu-feff)")
+    p.add_argument("--data", default=None, help="Cu set folder (default ../shared/data/omnixas-cu-feff beside the checkout)")
     p.add_argument("--force", action="store_true", help="recompute results already in the record")
     p.add_argument("--report-only", action="store_true", help="only regenerate the page from the record")
     p.set_defaults(func=run)

@@ -33,13 +33,10 @@ def run(args) -> int:
     base = {"n_depth": 16, "n_lateral": 4, "n_frames": 8} if args.quick else {}
     extra = None
     if not args.no_spectra:
-        try:
-            from operando.xrm.soc_study import soc_study
-        except ImportError:
-            soc_study = None
-        if soc_study is not None:
-            def extra(truth, row):
-                soc_study(truth, row, seed=args.seed, quick=args.quick)
+        from operando.xrm.soc_study import soc_study
+
+        def extra(truth, row):
+            soc_study(truth, row, seed=args.seed, quick=args.quick)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small dense solves: one BLAS thread per process on shared cores
