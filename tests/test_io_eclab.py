@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-
 from io_writers import write_mpt
-from operando.errors import InputError
+
 from operando.echem import read_echem
 from operando.echem.eclab import read_mpr, read_mpt
+from operando.errors import InputError
 from operando.files import shared_data
 
 ECLAB = shared_data("eclab-yadg")

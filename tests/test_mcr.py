@@ -6,9 +6,17 @@ import pytest
 import torch
 from scipy.optimize import nnls
 
-from operando.decompose import (is_unimodal, match_components, match_to_reference, mcr_als,
-                                nnls_gram, profile_agreement, project_onto_spectra,
-                                simplisma_pure_variables, suggest_n_components)
+from operando.decompose import (
+    is_unimodal,
+    match_components,
+    match_to_reference,
+    mcr_als,
+    nnls_gram,
+    profile_agreement,
+    project_onto_spectra,
+    simplisma_pure_variables,
+    suggest_n_components,
+)
 from operando.decompose.mcr import _unimodal
 
 WAVENUMBER_CM1 = np.linspace(800.0, 1900.0, 321)

@@ -15,8 +15,14 @@ import pytest
 import torch
 
 from operando.flow import FlowMatching, FlowNoise, MeanFlow, flow_matching, meanflow
-from operando.flow.meanflow import (guided_velocity, interpolate, meanflow_target, per_sample,
-                                    sample_time_pair, total_derivative)
+from operando.flow.meanflow import (
+    guided_velocity,
+    interpolate,
+    meanflow_target,
+    per_sample,
+    sample_time_pair,
+    total_derivative,
+)
 from operando.nn import SiT1D, SiT1DConfig
 
 SIGMA = 0.5

@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from operando.errors import OperandoError
-from operando.flow.physics import (ChemicalFlow, PeakConfig, mass_loss, mass_residual, peak_drift,
-                                   peak_loss, region_masks, target_peaks)
+from operando.flow.physics import (
+    ChemicalFlow,
+    PeakConfig,
+    mass_loss,
+    mass_residual,
+    peak_drift,
+    peak_loss,
+    region_masks,
+    target_peaks,
+)
 
 W = 301
 GRID_CM1 = np.linspace(1400.0, 2000.0, W)  # 2 cm-1 steps

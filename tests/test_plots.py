@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operando.plots import (plot_decomposition, plot_difference, plot_forecast_vs_true,
-                            plot_heatmap, plot_waterfall)
+from operando.plots import plot_decomposition, plot_difference, plot_forecast_vs_true, plot_heatmap, plot_waterfall
 from operando.plots.common import evenly_spaced_indices
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -6,13 +6,14 @@ import json
 
 import pytest
 import torch
+from tiny_training import COND_DIM, WIDTH, quick_config, tiny_dataset, tiny_model
 
 from operando.errors import OperandoError
 from operando.flow import MeanFlow
 from operando.nn import SiT1D
 from operando.train import TrainConfig, load_weights, train
 from operando.train.checkpoint import count_values, flatten_optimizer_state, unflatten_optimizer_state
-from tiny_training import COND_DIM, WIDTH, quick_config, tiny_dataset, tiny_model
+
 
 def predict(model, data, seed=0):
     cond = {"s0": data["s0"], "cond_vec": data["cond_vec"]}

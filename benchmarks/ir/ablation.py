@@ -43,13 +43,13 @@ import pandas as pd
 import torch
 
 from operando.atomic import atomic_path, write_text
+from operando.flow.physics import mass_residual, peak_drift
 from operando.ir.bench.metrics import METRIC_SCALES
 from operando.ir.bench.runner import evaluate, markdown_table, save_result, slug
 from operando.ir.bench.splits import get_split
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment, GroundTruth
 from operando.ir.data.preprocess import preprocess_dataset
-from operando.flow.physics import mass_residual, peak_drift
 from operando.ir.models import ABCC_CONFORMAL_SHARE
 from operando.ir.models.abcc import ABCCConfig
 from operando.ir.models.generative import FlowForecaster, FlowModelConfig, default_training

@@ -125,8 +125,8 @@ def timing(args) -> None:
     """Seconds per training step of each preset (the trainer's metrics.csv clock)."""
     import torch
 
-    from operando.ir.bench.task import masked
     from operando.ir.bench.splits import make_split
+    from operando.ir.bench.task import masked
     from operando.ir.data.dataset import OperandoDataset
     from operando.ir.data.preprocess import preprocess_dataset
 

@@ -47,7 +47,6 @@ from operando.ir.bench.runner import load_predictions, markdown_table
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.preprocess import preprocess_dataset
 
-
 ERRORS_FILE = "errors.npz"
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from ablation import thin  # noqa: E402 - the sibling script (benchmarks/ is sys.path[0] when run)
 
 from operando.atomic import write_text
 from operando.ir.bench.metrics import METRIC_NAMES, METRIC_SCALES
@@ -49,8 +50,6 @@ from operando.ir.data.preprocess import preprocess_dataset
 from operando.ir.models import WAVEFORM_CPU_BACKBONE
 from operando.ir.models.generative import FlowForecaster, FlowModelConfig, default_training
 from operando.ir.models.latent import WaveformFlowForecaster
-
-from ablation import thin  # noqa: E402 - the sibling script (benchmarks/ is sys.path[0] when run)
 
 ROUTES = ("spectrum", "waveform")
 

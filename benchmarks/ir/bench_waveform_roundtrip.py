@@ -24,9 +24,14 @@ import time
 
 import numpy as np
 
-from operando.ir.image.waveform import (WaveformConfig, clip_spectra, image_to_spec, resample_linear,
-                                     spec_to_image, to_uint8)
-
+from operando.ir.image.waveform import (
+    WaveformConfig,
+    clip_spectra,
+    image_to_spec,
+    resample_linear,
+    spec_to_image,
+    to_uint8,
+)
 
 
 def _bands(rng: np.random.Generator, grid: np.ndarray, count: int, fwhm: tuple[float, float],

@@ -20,8 +20,17 @@ import pandas as pd
 import torch
 
 from operando.atomic import write_text
-from operando.ir.bench.runner import (NOISE_FLOOR, TABLE_COLUMNS, format_table, load_summaries, markdown_cell,
-                                   markdown_table, metric_label, seed_summaries, summaries_by_model)
+from operando.ir.bench.runner import (
+    NOISE_FLOOR,
+    TABLE_COLUMNS,
+    format_table,
+    load_summaries,
+    markdown_cell,
+    markdown_table,
+    metric_label,
+    seed_summaries,
+    summaries_by_model,
+)
 from operando.ir.bench.uncertainty import ConformalScale
 from operando.train.checkpoint import count_values
 

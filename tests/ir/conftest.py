@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from toy import toy_experiment
 
 from operando.ir.data.dataset import OperandoDataset
-from toy import toy_experiment
 
 
 @pytest.fixture

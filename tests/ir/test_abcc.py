@@ -10,17 +10,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from toy import GRID, load_benchmark, toy_meta
+
+from operando.errors import InputError, OperandoError
+from operando.flow.meanflow import MeanFlow
 from operando.ir.bench.splits import make_split
 from operando.ir.bench.task import masked
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment, ExperimentMeta
-from operando.errors import InputError, OperandoError
-from operando.flow.meanflow import MeanFlow
 from operando.ir.models import GENERATIVE_MODELS, MODEL_REGISTRY, build_model
-from operando.ir.models.abcc import (ABCCConfig, MixtureConditionEncoder, PhysicsObjective, StreamBasis, StreamNet,
-                                     TrajectoryBatches, trajectory_groups)
+from operando.ir.models.abcc import (
+    ABCCConfig,
+    MixtureConditionEncoder,
+    PhysicsObjective,
+    StreamBasis,
+    StreamNet,
+    TrajectoryBatches,
+    trajectory_groups,
+)
 from operando.ir.models.abcc.streams import choose_rank, polynomial_shapes
 from operando.ir.models.generative import FlowForecaster, FlowModelConfig, default_training
 from operando.ir.models.runs import RunConfig, load_run
@@ -625,10 +632,11 @@ def test_train_and_predict_streams_on_the_command_line(toy_dataset, calibration_
 def test_a_last_phase_term_in_one_run_equals_a_plain_run_continued_with_it(tmp_path):
     """L_moment from step 4 (moment_from_step) in one 8-step run gives the weights of 4 plain steps
     resumed for 4 more with L_moment on; on from the first step, other weights."""
+    from tiny_training import quick_config, tiny_dataset, tiny_model
+
     from operando.flow import MeanFlow
     from operando.ir.models.abcc import PhysicsObjective
     from operando.train import train
-    from tiny_training import quick_config, tiny_dataset, tiny_model
 
     data = tiny_dataset()
     config = quick_config(steps=8, ckpt_every=4)

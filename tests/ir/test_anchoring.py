@@ -14,8 +14,8 @@ import warnings
 
 import numpy as np
 import pytest
-
 from toy import GRID, toy_experiment
+
 from operando.ir.bench.splits import make_split
 from operando.ir.bench.task import masked
 from operando.ir.data.preprocess import PreprocessConfig, SpectralTransform, resample
@@ -46,6 +46,7 @@ def models(tmp_path_factory):
 
     sys.path.insert(0, str(Path(__file__).parent))
     from test_abcc import synthetic_calibration
+
     from operando.ir.data.dataset import OperandoDataset
 
     exps = [toy_experiment(f"cu-{i}", seed=i) for i in range(3)]

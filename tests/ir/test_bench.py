@@ -5,12 +5,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from toy import load_benchmark
+
+from operando.errors import InputError
 from operando.ir.bench.runner import NOISE_FLOOR
 from operando.ir.bench.splits import load_split, make_split, save_split
 from operando.ir.bench.task import Forecaster, masked, training_rows
-from operando.errors import InputError
 from operando.ir.models import GENERATIVE_MODELS, MODEL_REGISTRY, build_model
 
 LTO_SYSTEM = "LTO|1 M LiPF6 in EC|Li"
@@ -97,8 +97,14 @@ def test_every_registered_model_honours_the_contract(toy_dataset, name, tmp_path
 
 
 def test_runner_scores_and_tables(toy_dataset, tmp_path):
-    from operando.ir.bench.runner import (evaluate, load_predictions, load_summaries, noise_floor, save_result,
-                                       write_tables)
+    from operando.ir.bench.runner import (
+        evaluate,
+        load_predictions,
+        load_summaries,
+        noise_floor,
+        save_result,
+        write_tables,
+    )
 
     split = make_split(toy_dataset, "random", seed=0)
     results = [evaluate(build_model(n), toy_dataset, split) for n in ("static", "nearest")]

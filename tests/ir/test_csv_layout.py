@@ -9,11 +9,16 @@ import numpy as np
 import pytest
 
 from operando.cli.main import main
-from operando.ir.data.csv_layout import (export_dataset, import_folder, read_experiment_folder,
-                                      spectra_csv_text, write_experiment_folder)
+from operando.errors import InputError
+from operando.ir.data.csv_layout import (
+    export_dataset,
+    import_folder,
+    read_experiment_folder,
+    spectra_csv_text,
+    write_experiment_folder,
+)
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment, ExperimentMeta
-from operando.errors import InputError
 
 META = {
     "name": "cell-a", "working_electrode": "Cu", "counter_electrode": "Li", "protocol": "galvanostatic",

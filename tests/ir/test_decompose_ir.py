@@ -20,7 +20,6 @@ def test_cli_decompose_and_plot(toy_dataset, tmp_path, capsys):
     import json
 
     from operando.cli.main import main
-
     from operando.ir.data.preprocess import preprocess_experiment
 
     data = toy_dataset.save(tmp_path / "data.h5")

@@ -10,12 +10,23 @@ import numpy as np
 import pytest
 import torch
 
-from operando.ir.bench.dilate import (DILATELoss, SoftDTWLoss, _skew, _soft_alignment,
-                                   _soft_alignment_hvp, _soft_dtw_forward, _unskew, dilate_loss,
-                                   dilate_terms, soft_dtw, soft_dtw_alignment, soft_dtw_loss,
-                                   squared_euclidean_cost, time_distortion_penalty)
+from operando.ir.bench.dilate import (
+    DILATELoss,
+    SoftDTWLoss,
+    _skew,
+    _soft_alignment,
+    _soft_alignment_hvp,
+    _soft_dtw_forward,
+    _unskew,
+    dilate_loss,
+    dilate_terms,
+    soft_dtw,
+    soft_dtw_alignment,
+    soft_dtw_loss,
+    squared_euclidean_cost,
+    time_distortion_penalty,
+)
 from operando.ir.bench.metrics import sequence_dilate
-
 
 # --- independent naive O(T^2) python-loop references -----------------------------------------
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from io_writers import write_jcamp, write_mpt, write_opus
 
 import operando.ir
-from io_writers import write_jcamp, write_mpt, write_opus
 from operando.cli.main import main
-from operando.errors import InputError
-from operando.ir.forecast import POINT_DRAWS, ForecastModel, profile_steps
 from operando.echem import EchemLog
+from operando.errors import InputError
 from operando.files import shared_data
+from operando.ir.forecast import POINT_DRAWS, ForecastModel, profile_steps
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opus"
 REAL_MPT = shared_data("eclab-yadg")

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from io_writers import write_jcamp, write_mpt
-from operando.errors import InputError
+
 from operando.echem import read_echem, read_mpt
+from operando.errors import InputError
+from operando.files import shared_data
 from operando.ir.io import read_jcamp, read_opus, read_spectrum, read_text_spectrum
 from operando.ir.io.opus import read_directory
-from operando.files import shared_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ECLAB = shared_data("eclab-yadg")

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from operando.ir.bench.splits import make_split
-from operando.ir.bench.task import masked
 from operando.cli.main import main
 from operando.errors import InputError
+from operando.ir.bench.splits import make_split
+from operando.ir.bench.task import masked
 from operando.ir.models.generative import FlowForecaster, FlowModelConfig, default_training
 from operando.ir.models.runs import RunConfig, load_run
 

@@ -10,8 +10,15 @@ import pytest
 import torch
 
 from operando.errors import InputError, OperandoError
-from operando.ir.image.vae import (VAEConfig, VAETrainConfig, WaveformVAE, load_diffusers_autoencoder,
-                                load_vae, save_vae, train_vae)
+from operando.ir.image.vae import (
+    VAEConfig,
+    VAETrainConfig,
+    WaveformVAE,
+    load_diffusers_autoencoder,
+    load_vae,
+    save_vae,
+    train_vae,
+)
 from operando.ir.image.waveform import WaveformConfig, image_to_spec, spec_to_image
 
 SMALL = dict(image_size=64, base_channels=8, channel_mults=(1, 2, 2))

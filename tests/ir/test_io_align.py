@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from toy import toy_meta
 from io_writers import write_jcamp, write_mpt, write_opus
+from toy import toy_meta
+
 from operando.cli.main import main
-from operando.ir.data.dataset import OperandoDataset
-from operando.errors import InputError
 from operando.echem import read_echem
+from operando.errors import InputError
+from operando.ir.data.dataset import OperandoDataset
 from operando.ir.io.align import build_experiment, common_grid, load_spectra
 
 GMT1 = timezone(timedelta(hours=1))

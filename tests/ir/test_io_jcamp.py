@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-
 from io_writers import encode_line, write_jcamp
+
 from operando.errors import InputError
 from operando.ir.io import read_spectrum
 from operando.ir.io.jcamp import read_jcamp, read_jcamp_blocks, tokenize_asdf

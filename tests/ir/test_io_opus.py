@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from io_writers import write_opus
+
 from operando.errors import InputError
 from operando.ir.io import check_ir_window, read_spectrum
 from operando.ir.io.opus import read_data_blocks, read_directory, read_opus

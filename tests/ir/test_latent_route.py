@@ -10,19 +10,18 @@ import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
-
 from toy import GRID, _band, toy_meta
-from operando.ir.bench.task import masked
+
 from operando.cli.main import main
+from operando.errors import InputError
+from operando.ir.bench.task import masked
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment
-from operando.errors import InputError
+from operando.ir.image.route import WaveformRouteConfig
 from operando.ir.image.waveform import image_to_spec
 from operando.ir.models import GENERATIVE_MODELS, MODEL_REGISTRY, PIPELINE_MODELS, build_model
 from operando.ir.models.generative import FlowForecaster, FlowModelConfig, default_training
-from operando.ir.image.route import WaveformRouteConfig
-from operando.ir.models.latent import (WaveformFlowForecaster, fit_band, forecaster_class,
-                                    load_flow_forecaster)
+from operando.ir.models.latent import WaveformFlowForecaster, fit_band, forecaster_class, load_flow_forecaster
 from operando.ir.models.runs import RunConfig, load_run
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "ir"

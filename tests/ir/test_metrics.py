@@ -6,9 +6,19 @@ import math
 import numpy as np
 import pytest
 
-from operando.ir.bench.metrics import (HIGHER_IS_BETTER, METRIC_NAMES, METRIC_SCALES,
-                                    cosine_similarity, mae, mse, r2_score, rmse, scaled_mean_std,
-                                    spectral_angle_deg, spectrum_metrics)
+from operando.ir.bench.metrics import (
+    HIGHER_IS_BETTER,
+    METRIC_NAMES,
+    METRIC_SCALES,
+    cosine_similarity,
+    mae,
+    mse,
+    r2_score,
+    rmse,
+    scaled_mean_std,
+    spectral_angle_deg,
+    spectrum_metrics,
+)
 
 
 def random_spectra(n=5, w=40, seed=0):

@@ -8,12 +8,18 @@ import sys
 import numpy as np
 import pytest
 
+from operando.errors import InputError, OperandoError
 from operando.ir.chem import fingerprints, mixture
 from operando.ir.chem.fingerprints import FINGERPRINT_2D_DIM, fingerprint_2d, graph_key
-from operando.ir.chem.mixture import (DESCRIPTOR_3D_DIM, DESCRIPTOR_NAMES_3D, MoleculeEncoder,
-                                   mixture_dim, mixture_embedding, solvent_volume_fractions)
+from operando.ir.chem.mixture import (
+    DESCRIPTOR_3D_DIM,
+    DESCRIPTOR_NAMES_3D,
+    MoleculeEncoder,
+    mixture_dim,
+    mixture_embedding,
+    solvent_volume_fractions,
+)
 from operando.ir.data.experiment import Component, Electrolyte, ExperimentMeta
-from operando.errors import InputError, OperandoError
 
 LI = "[Li+]"
 PF6 = "F[P-](F)(F)(F)(F)F"

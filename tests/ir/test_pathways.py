@@ -5,12 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operando.ir.data.preprocess import preprocess_experiment
 from operando.decompose import mcr_als, polynomial_baseline
-from operando.ir.pathways import (PathwayDecomposition, compare_pathways, component_agreement,
-                                         count_components, decompose_pathways, library_composition,
-                                         noise_weights, pathway_singular_values, reference_spectra,
-                                         scores_summary, truth_agreement)
+from operando.ir.data.preprocess import preprocess_experiment
+from operando.ir.pathways import (
+    PathwayDecomposition,
+    compare_pathways,
+    component_agreement,
+    count_components,
+    decompose_pathways,
+    library_composition,
+    noise_weights,
+    pathway_singular_values,
+    reference_spectra,
+    scores_summary,
+    truth_agreement,
+)
 
 GRID = np.linspace(800.0, 2000.0, 601)
 COO = "coo-superp-gitt-1"

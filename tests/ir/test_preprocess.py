@@ -4,11 +4,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from operando.errors import InputError
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment, ExperimentMeta, GroundTruth
-from operando.ir.data.preprocess import (COMMON_GRID_CM1, PreprocessConfig, SpectralTransform,
-                                      preprocess_dataset, preprocess_experiment, resample)
-from operando.errors import InputError
+from operando.ir.data.preprocess import (
+    COMMON_GRID_CM1,
+    PreprocessConfig,
+    SpectralTransform,
+    preprocess_dataset,
+    preprocess_experiment,
+    resample,
+)
 
 META = ExperimentMeta.from_dict({
     "name": "cell", "working_electrode": "Cu", "counter_electrode": "Li", "protocol": "galvanostatic",

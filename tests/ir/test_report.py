@@ -14,12 +14,12 @@ import tempfile
 import numpy as np
 import pandas as pd
 import pytest
-
 from toy import toy_experiment
-from operando.ir.bench.runner import markdown_table
+
 from operando.cli.main import main
-from operando.ir.data.dataset import OperandoDataset
 from operando.errors import InputError
+from operando.ir.bench.runner import markdown_table
+from operando.ir.data.dataset import OperandoDataset
 from operando.ir.report import classify_paths, markdown_table_to_html, write_report
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome",

@@ -43,8 +43,9 @@ def test_the_runner_skips_finished_steps_and_stops_what_waits_on_a_failed_one(tm
 
 
 def test_the_record_keeps_small_outputs_and_the_parameter_count_not_weights(tmp_path):
-    from operando.train.checkpoint import save_tensors
     import torch
+
+    from operando.train.checkpoint import save_tensors
 
     out, record = tmp_path / "out", tmp_path / "record"
     run = out / "results" / "runs" / "abcc-system"

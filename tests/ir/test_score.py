@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from toy import GRID, toy_experiment
+
 from operando.cli.main import main
 from operando.errors import InputError
 from operando.ir.bench.measured import SCORINGS, remove_drift, score_measured

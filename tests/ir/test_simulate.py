@@ -11,14 +11,25 @@ import pytest
 
 from operando.cli.main import main as cli_main
 from operando.ir.data.dataset import OperandoDataset
-from operando.noise import estimate_snr
 from operando.ir.simulate import (
-    BAND_LIBRARY, COMPONENT_NAMES, NATIVE_WAVENUMBER_CM1, SEI_REACTIONS, TOTAL_SPECTRA, all_cells, bulk_composition,
-    dataset_from_cells, simulate_calibration, simulate_cells, simulate_dataset, solvation)
+    BAND_LIBRARY,
+    COMPONENT_NAMES,
+    NATIVE_WAVENUMBER_CM1,
+    SEI_REACTIONS,
+    TOTAL_SPECTRA,
+    all_cells,
+    bulk_composition,
+    dataset_from_cells,
+    simulate_calibration,
+    simulate_cells,
+    simulate_dataset,
+    solvation,
+)
 from operando.ir.simulate.bands import component_spectra
 from operando.ir.simulate.cell import SOLVENTS
 from operando.ir.simulate.chemistry import REACTION_BY_PRODUCT, SEI_COMPONENTS, SOLVATING
 from operando.ir.simulate.spectra import render
+from operando.noise import estimate_snr
 
 PAPER_COUNTS = {
     "Cu|1 M LiPF6 in DMC|Li": 693,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from toy import toy_experiment
+
 from operando.cli.main import main
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.smoke import SMOKE_FILE

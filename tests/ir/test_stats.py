@@ -11,9 +11,8 @@ from operando.cli.main import main
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment, ExperimentMeta
 from operando.ir.data.preprocess import preprocess_experiment
+from operando.ir.data.stats import dataset_stats, plot_dataset_stats, rms_spectral_change
 from operando.noise import estimate_noise_std, estimate_snr
-from operando.ir.data.stats import (dataset_stats, plot_dataset_stats,
-                                 rms_spectral_change)
 
 NOISE_STD = 0.004
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from toy import load_benchmark
+
 from operando.ir.bench.uncertainty import ConformalScale, interval_coverage, summarize_samples
 
 

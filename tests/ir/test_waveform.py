@@ -7,13 +7,30 @@ import numpy as np
 import pytest
 import torch
 
-from operando.ir.image.cflow import (CFLOW_STYLE, PolylineStyle, chemical_flow, draw_polylines,
-                                  order_by_voltage, residual_variation, spec_to_cflow,
-                                  spec_to_residual_image)
-from operando.ir.image.waveform import (WaveformConfig, clip_spectra, fit_s_max, image_rows,
-                                     image_to_spec, max_thickness_px, resample_linear,
-                                     rows_to_values, spec_to_image, thickness_px, to_uint8,
-                                     values_to_rows)
+from operando.ir.image.cflow import (
+    CFLOW_STYLE,
+    PolylineStyle,
+    chemical_flow,
+    draw_polylines,
+    order_by_voltage,
+    residual_variation,
+    spec_to_cflow,
+    spec_to_residual_image,
+)
+from operando.ir.image.waveform import (
+    WaveformConfig,
+    clip_spectra,
+    fit_s_max,
+    image_rows,
+    image_to_spec,
+    max_thickness_px,
+    resample_linear,
+    rows_to_values,
+    spec_to_image,
+    thickness_px,
+    to_uint8,
+    values_to_rows,
+)
 
 GRID_CM1 = np.linspace(800.0, 2000.0, 601)
 

@@ -9,8 +9,8 @@ import pytest
 
 from operando.cli.main import build_parser
 from operando.cli.main import main as operando_main
-from operando.xrm.cli import VERB_MODULES
 from operando.files import shared_data
+from operando.xrm.cli import VERB_MODULES
 
 
 def main(argv):

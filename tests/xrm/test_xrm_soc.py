@@ -107,3 +107,17 @@ def test_front_error_metrics_on_a_shifted_front():
     assert front_error_px(soc, soc) == 0.0 and front_error_profile_px(soc, soc) == 0.0
     assert front_error_px(shifted, soc) == pytest.approx(2.0)
     assert front_error_profile_px(shifted, soc) == pytest.approx(2.0)
+
+
+def test_the_shipped_end_member_is_the_one_its_source_names():
+    """The shipped LiCoO2 spectrum has the hash in reference/SOURCE.md and in render.py, and the
+    white line its source describes (1.97 at 7730.3 eV, 100 energies 7713.2-7768.4 eV)."""
+    import hashlib
+
+    data = rd.DEFAULT_LICOO2.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == rd.DEFAULT_LICOO2_SHA256
+    assert rd.DEFAULT_LICOO2_SHA256 in (rd.DEFAULT_LICOO2.parent / "SOURCE.md").read_text()
+    d = json.loads(data)
+    energy, mu = np.array(d["x"]), np.array(d["y"])
+    assert len(energy) == 100 and energy[0] == pytest.approx(7713.2, abs=0.05) and energy[-1] == pytest.approx(7768.4, abs=0.05)
+    assert mu.max() == pytest.approx(1.97, abs=0.01) and energy[mu.argmax()] == pytest.approx(7730.3, abs=0.1)

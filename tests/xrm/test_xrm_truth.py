@@ -88,8 +88,9 @@ def test_round_trip_and_bad_files(tiny, tmp_path):
     junk.write_text("not hdf5")
     with pytest.raises(InputError, match="junk.h5: not an HDF5 file"):
         tr.read_truth(junk)
-    import h5py
     import shutil
+
+    import h5py
 
     bad = tmp_path / "nan.h5"
     shutil.copy(path, bad)

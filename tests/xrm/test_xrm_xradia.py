@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("olefile")
 
 from operando.errors import InputError  # noqa: E402
-from operando.xrm.io import xradia  # noqa: E402
 from operando.files import shared_data
+from operando.xrm.io import xradia  # noqa: E402
 
 DATA = shared_data("txm-xanespy-nca")
 need = pytest.mark.skipif(not DATA.is_dir(), reason="shared TXM frames not present")

@@ -24,13 +24,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from operando.atomic import refuse_overwrite
     from operando.ir.bench.suite import run_name, run_suite
     from operando.ir.data.stats import dataset_stats, format_stats, plot_dataset_stats
     from operando.ir.models import PIPELINE_MODELS
     from operando.ir.report import write_report
     from operando.ir.simulate import simulate_calibration, simulate_dataset
-
-    from operando.atomic import refuse_overwrite
 
     out: Path = args.out
     refuse_overwrite(out, args.force, folder=True, what="pipeline output")

@@ -8,10 +8,22 @@ the model. :mod:`operando.ir.pathways` resolves SEI formation pathways from meas
 and forecast sequences (difference sequence over a signed electrolyte background) and
 scores their agreement.
 """
-from operando.decompose.matching import (Match, find_component_peaks, match_components,
-                                         match_to_reference, profile_agreement)
-from operando.decompose.mcr import (MCRResult, is_unimodal, mcr_als, nnls_gram, polynomial_baseline,
-                                    simplisma_pure_variables, suggest_n_components)
+from operando.decompose.matching import (
+                                         Match,
+                                         find_component_peaks,
+                                         match_components,
+                                         match_to_reference,
+                                         profile_agreement,
+)
+from operando.decompose.mcr import (
+                                         MCRResult,
+                                         is_unimodal,
+                                         mcr_als,
+                                         nnls_gram,
+                                         polynomial_baseline,
+                                         simplisma_pure_variables,
+                                         suggest_n_components,
+)
 from operando.decompose.projection import project_onto_spectra
 
 __all__ = ["MCRResult", "Match", "find_component_peaks", "is_unimodal", "match_components",

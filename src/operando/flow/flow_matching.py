@@ -16,8 +16,17 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from operando.flow.meanflow import (Cond, FlowNoise, ObjectiveLoss, as_shape, call_model,
-                                    conditional_velocity, interpolate, logit_normal, prior_noise)
+from operando.flow.meanflow import (
+    Cond,
+    FlowNoise,
+    ObjectiveLoss,
+    as_shape,
+    call_model,
+    conditional_velocity,
+    interpolate,
+    logit_normal,
+    prior_noise,
+)
 
 
 @dataclass

@@ -162,8 +162,7 @@ class Forecast:
 def plot_forecast_stages(result: Forecast, *, path: str | Path | None = None):
     """Forecast mean at the beginning, middle and end of the sequence, with the static spectrum
     it started from and, when sampled, the central interval shaded. Returns the Figure."""
-    from operando.plots.common import (ABSORBANCE_LABEL, new_figure, save_figure, set_wavenumber_axis,
-                                       time_axis)
+    from operando.plots.common import ABSORBANCE_LABEL, new_figure, save_figure, set_wavenumber_axis, time_axis
 
     k = result.n_steps
     indices = list(dict.fromkeys([0, (k - 1) // 2, k - 1]))

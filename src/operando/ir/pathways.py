@@ -46,11 +46,11 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment, nnls
 
+from operando.decompose.matching import Match, match_components
+from operando.decompose.mcr import mcr_als, polynomial_baseline
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment
 from operando.noise import estimate_noise_std
-from operando.decompose.matching import Match, match_components
-from operando.decompose.mcr import mcr_als, polynomial_baseline
 
 MODES = ("difference", "raw")
 REFERENCE_SOURCES = ("auto", "calibration", "library", "none")

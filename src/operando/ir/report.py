@@ -29,8 +29,8 @@ from typing import Sequence
 import numpy as np
 
 from operando.atomic import write_text
-from operando.ir.data.dataset import OperandoDataset
 from operando.errors import InputError
+from operando.ir.data.dataset import OperandoDataset
 
 SPLIT_NAMES = ("random", "system")
 FIGURE_DPI = 90
@@ -299,8 +299,7 @@ def _experiment_section(e_raw, inputs: ReportInputs, model, n_samples: int, seed
     from operando.ir.bench.uncertainty import summarize_samples
     from operando.ir.data.preprocess import preprocess_experiment
     from operando.ir.pathways import compare_pathways
-    from operando.plots import (plot_decomposition, plot_difference, plot_forecast_vs_true, plot_heatmap,
-                                plot_waterfall)
+    from operando.plots import plot_decomposition, plot_difference, plot_forecast_vs_true, plot_heatmap, plot_waterfall
 
     e, _ = preprocess_experiment(e_raw)
     wn, a, t, v = e.wavenumber_cm1, e.absorbance, e.time_s, e.voltage_v

@@ -7,8 +7,14 @@ from typing import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from operando.plots.common import (ABSORBANCE_LABEL, VOLTAGE_LABEL, new_figure, save_figure,
-                                   set_wavenumber_axis, time_axis)
+from operando.plots.common import (
+    ABSORBANCE_LABEL,
+    VOLTAGE_LABEL,
+    new_figure,
+    save_figure,
+    set_wavenumber_axis,
+    time_axis,
+)
 
 
 def plot_decomposition(wavenumber_cm1: np.ndarray, S: np.ndarray, C: np.ndarray,

@@ -16,9 +16,17 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
-from operando.plots.common import (ABSORBANCE_LABEL, DELTA_ABSORBANCE_LABEL, VOLTAGE_CMAP,
-                                   VOLTAGE_LABEL, evenly_spaced_indices, new_figure, save_figure,
-                                   set_wavenumber_axis, time_axis)
+from operando.plots.common import (
+    ABSORBANCE_LABEL,
+    DELTA_ABSORBANCE_LABEL,
+    VOLTAGE_CMAP,
+    VOLTAGE_LABEL,
+    evenly_spaced_indices,
+    new_figure,
+    save_figure,
+    set_wavenumber_axis,
+    time_axis,
+)
 
 # Bands that grow while the SEI forms on the negative electrode (as shaded in Figure 1 of the
 # ABCC paper, arXiv:2602.18551): lithium semi-carbonates (C=O stretch, ~1600-1680 cm-1) and

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import replace
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

@@ -2,7 +2,7 @@
 
 End members (see ``docs/xrm/design.md``):
 
-* lithiated: the Materials Project FEFF spectrum of LiCoO2 (``shared/data/pymatgen-mp-licoo2-xanes``);
+* lithiated: the Materials Project FEFF spectrum of LiCoO2 (shipped in ``reference/``, from ``shared/data/pymatgen-mp-licoo2-xanes``);
 * delithiated (x = ``stoich_charged``): DERIVED, not computed: the LiCoO2 spectrum shifted by
   ``shift_eV`` (+1.5 eV), broadened by a Gaussian of ``broaden_eV`` and with the white line lowered
   by ``white_line_drop`` (10 %), the qualitative changes reported for Co K edges of LiCoO2 on charge
@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError
-from operando.files import shared_data
 
-DEFAULT_LICOO2 = shared_data("pymatgen-mp-licoo2-xanes", "LiCoO2_k_xanes.json")
+# The Materials Project LiCoO2 spectrum, shipped (reference/SOURCE.md: origin, MIT licence, hash).
+DEFAULT_LICOO2 = Path(__file__).resolve().parent / "reference" / "LiCoO2_k_xanes.json"
+DEFAULT_LICOO2_SHA256 = "0e0ccb5c030850c320a5b393f2d430e0ef830321672211cfd582b30e1f942ecb"
 
 
 @dataclass

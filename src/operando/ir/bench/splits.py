@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from operando.atomic import atomic_path
-from operando.ir.data.dataset import OperandoDataset
 from operando.errors import InputError
+from operando.ir.data.dataset import OperandoDataset
 
 SPLITS = ("random", "system")
 RANDOM_TEST_FRACTION = 0.1

@@ -85,9 +85,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from operando.atomic import atomic_path
+from operando.errors import InputError, OperandoError
 from operando.ir.chem.fingerprints import ELEMENT_COUNT_KEYS, FINGERPRINT_2D_DIM, fingerprint_2d, graph_key
 from operando.ir.data.experiment import FRACTION_TOLERANCE, Component, Electrolyte
-from operando.errors import InputError, OperandoError
 
 ENCODER_VERSION = 1  # bump when descriptors, constants or conformer settings change
 CONFORMER_SEED = 20260224
@@ -158,8 +158,7 @@ def _rdkit():
     """Import RDKit or raise an :class:`OperandoError` saying how to install it."""
     try:
         from rdkit import Chem, rdBase  # noqa: F401
-        from rdkit.Chem import (AllChem, Descriptors, rdDistGeom,  # noqa: F401
-                                rdForceFieldHelpers, rdMolDescriptors, rdPartialCharges)
+        from rdkit.Chem import AllChem, Descriptors, rdDistGeom, rdForceFieldHelpers, rdMolDescriptors, rdPartialCharges  # noqa: F401
     except ImportError:
         raise OperandoError(INSTALL_HINT) from None
     import rdkit
@@ -301,7 +300,8 @@ def _partial_charges(mol) -> np.ndarray:
 
 def raw_descriptors_3d(conformer: Conformer3D) -> dict[str, float]:
     """The 88 descriptors of :data:`DESCRIPTOR_NAMES_3D`, in physical units, not standardised."""
-    from rdkit.Chem import AllChem, Descriptors, rdMolDescriptors as D
+    from rdkit.Chem import AllChem, Descriptors
+    from rdkit.Chem import rdMolDescriptors as D
     mol = conformer.mol
     xyz = np.asarray(mol.GetConformer().GetPositions(), float)  # (n_atoms, 3) [A]
     masses = np.array([a.GetMass() for a in mol.GetAtoms()], float)

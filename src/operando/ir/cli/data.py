@@ -25,8 +25,8 @@ def register(sub) -> None:
 
 
 def run_stats(args) -> int:
-    from operando.ir.data.dataset import OperandoDataset
     from operando.atomic import refuse_overwrite
+    from operando.ir.data.dataset import OperandoDataset
     from operando.ir.data.stats import dataset_stats, format_stats, plot_dataset_stats
 
     refuse_overwrite(args.output, args.force, folder=True, what="statistics")

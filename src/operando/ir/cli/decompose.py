@@ -175,8 +175,8 @@ def run_decompose(args) -> int:
     import numpy as np
 
     from operando.atomic import refuse_overwrite, write_text
-    from operando.ir.pathways import DEFAULT_MARGIN, compare_pathways, scores_summary
     from operando.errors import InputError
+    from operando.ir.pathways import DEFAULT_MARGIN, compare_pathways, scores_summary
 
     if args.fix_initial and args.mode == "difference":
         raise InputError(None, "--fix-initial holds s_0 as a component of the raw spectra; it does not go with "
@@ -243,9 +243,8 @@ def run_decompose(args) -> int:
 
 
 def run_plot(args) -> int:
-    from operando.plots import plot_difference, plot_heatmap, plot_waterfall
-
     from operando.atomic import refuse_overwrite
+    from operando.plots import plot_difference, plot_heatmap, plot_waterfall
 
     refuse_overwrite(args.output, args.force, what="figure")
     e = _experiment(args)

@@ -30,12 +30,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from operando.atomic import refuse_overwrite
+    from operando.echem import read_echem
+    from operando.files import resolve_timezone
     from operando.ir.data.dataset import OperandoDataset
     from operando.ir.data.experiment import ExperimentMeta
-    from operando.echem import read_echem
     from operando.ir.io.align import build_experiment, load_spectra
-    from operando.atomic import refuse_overwrite
-    from operando.files import resolve_timezone
 
     refuse_overwrite(args.output, args.force, what="dataset")  # before the work, not after it
     zone = resolve_timezone(args.timezone)

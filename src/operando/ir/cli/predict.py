@@ -26,14 +26,14 @@ def register(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
+    from operando.atomic import refuse_overwrite
+    from operando.errors import InputError
     from operando.ir.bench.task import masked
     from operando.ir.data.dataset import OperandoDataset
     from operando.ir.data.preprocess import preprocess_experiment, resample
     from operando.ir.forecast import anchored_forecast
-    from operando.errors import InputError
     from operando.ir.models.export import write_steps_csv, write_wide_csv
     from operando.ir.models.runs import load_run, run_preprocess
-    from operando.atomic import refuse_overwrite
 
     if args.samples is not None and args.samples < 2:
         raise InputError(None, f"must be at least 2 (draws for a spread and an interval), got {args.samples}",

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from operando.atomic import atomic_path
+from operando.errors import InputError
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment, ExperimentMeta
-from operando.errors import InputError
 
 SPECTRA_FILE = "spectra.csv"
 META_FILE = "experiment.json"

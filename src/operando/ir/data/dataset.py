@@ -24,8 +24,8 @@ import h5py
 import numpy as np
 
 from operando.atomic import atomic_path
-from operando.ir.data.experiment import Experiment, ExperimentMeta, GroundTruth
 from operando.errors import InputError
+from operando.ir.data.experiment import Experiment, ExperimentMeta, GroundTruth
 
 FORMAT_NAME = "operando-ir"
 FORMAT_VERSION = 1

@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from operando.errors import InputError
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.experiment import Experiment, GroundTruth
-from operando.errors import InputError
 
 COMMON_GRID_CM1 = np.linspace(800.0, 2000.0, 601)
 # A source axis may miss the window edge by float rounding only (e.g. 799.9999999999 cm-1).

@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from operando.atomic import atomic_path, write_text
+from operando.errors import InputError
 from operando.ir.data.dataset import OperandoDataset
 from operando.ir.data.preprocess import PreprocessConfig, preprocess_experiment
-from operando.errors import InputError
 from operando.noise import estimate_snr
-
 
 # --------------------------------------------------------------------------- Figure 2 of the paper
 #

@@ -9,11 +9,26 @@
 
 The 2D latent backbone is :class:`operando.nn.sit2d.SiT2D`.
 """
-from operando.ir.image.cflow import (CFLOW_STYLE, RESIDUAL_STYLE, PolylineStyle, chemical_flow,
-                                  draw_polylines, residual_variation, spec_to_cflow,
-                                  spec_to_residual_image)
-from operando.ir.image.waveform import (DEFAULT_WAVEFORM, WaveformConfig, clip_spectra, fit_s_max,
-                                     image_to_spec, resample_linear, spec_to_image, to_uint8)
+from operando.ir.image.cflow import (
+                                  CFLOW_STYLE,
+                                  RESIDUAL_STYLE,
+                                  PolylineStyle,
+                                  chemical_flow,
+                                  draw_polylines,
+                                  residual_variation,
+                                  spec_to_cflow,
+                                  spec_to_residual_image,
+)
+from operando.ir.image.waveform import (
+                                  DEFAULT_WAVEFORM,
+                                  WaveformConfig,
+                                  clip_spectra,
+                                  fit_s_max,
+                                  image_to_spec,
+                                  resample_linear,
+                                  spec_to_image,
+                                  to_uint8,
+)
 
 __all__ = ["WaveformConfig", "DEFAULT_WAVEFORM", "spec_to_image", "image_to_spec", "clip_spectra",
            "fit_s_max", "resample_linear", "to_uint8", "PolylineStyle", "CFLOW_STYLE",

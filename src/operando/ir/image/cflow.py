@@ -29,8 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from operando.ir.image.waveform import (Array, WaveformConfig, _Ops, render_strokes,
-                                     resample_linear, stroke_half_lengths)
+from operando.ir.image.waveform import Array, WaveformConfig, _Ops, render_strokes, resample_linear, stroke_half_lengths
 
 
 @dataclass(frozen=True)

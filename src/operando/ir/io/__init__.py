@@ -15,8 +15,13 @@ from pathlib import Path
 from operando.errors import InputError
 from operando.ir.io.jcamp import read_jcamp, read_jcamp_blocks
 from operando.ir.io.opus import is_opus, read_opus
-from operando.ir.io.spectrum import (IR_WINDOW_CM1, Spectrum, check_ir_window, looks_like_transmittance,
-                                  require_absorbance)
+from operando.ir.io.spectrum import (
+    IR_WINDOW_CM1,
+    Spectrum,
+    check_ir_window,
+    looks_like_transmittance,
+    require_absorbance,
+)
 from operando.ir.io.text_spectrum import read_text_spectrum
 
 JCAMP_SUFFIXES = (".jdx", ".dx", ".jcm", ".jcamp")

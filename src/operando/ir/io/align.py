@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from operando.ir.data.experiment import Experiment, ExperimentMeta
-from operando.errors import InputError, OperandoError
-from operando.ir.io import is_spectrum_file, read_spectrum
 from operando.echem.clock import interpolate_log, name_list, times_on_log_clock
 from operando.echem.eclab import EchemLog
+from operando.errors import InputError, OperandoError
+from operando.ir.data.experiment import Experiment, ExperimentMeta
+from operando.ir.io import is_spectrum_file, read_spectrum
 from operando.ir.io.spectrum import Spectrum, check_ir_window, require_absorbance
 
 BASELINES = ("none", "asls")

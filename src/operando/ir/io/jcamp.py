@@ -31,7 +31,7 @@ import numpy as np
 
 from operando.errors import InputError
 from operando.files import localise, parse_utc_offset, read_file_bytes
-from operando.ir.io.spectrum import finish_spectrum, guess_kind, Spectrum
+from operando.ir.io.spectrum import Spectrum, finish_spectrum, guess_kind
 
 SQZ = {"@": 0, **{c: i + 1 for i, c in enumerate("ABCDEFGHI")}, **{c: -(i + 1) for i, c in enumerate("abcdefghi")}}
 DIF = {"%": 0, **{c: i + 1 for i, c in enumerate("JKLMNOPQR")}, **{c: -(i + 1) for i, c in enumerate("jklmnopqr")}}

@@ -42,7 +42,7 @@ import numpy as np
 
 from operando.errors import InputError
 from operando.files import localise, parse_utc_offset, read_file_bytes
-from operando.ir.io.spectrum import finish_spectrum, Spectrum
+from operando.ir.io.spectrum import Spectrum, finish_spectrum
 
 OPUS_MAGIC = b"\x0a\x0a\xfe\xfe"
 HEADER_BYTES = 24

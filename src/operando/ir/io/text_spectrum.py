@@ -30,7 +30,7 @@ import numpy as np
 
 from operando.errors import InputError
 from operando.files import localise, read_file_bytes
-from operando.ir.io.spectrum import finish_spectrum, guess_kind, Spectrum
+from operando.ir.io.spectrum import Spectrum, finish_spectrum, guess_kind
 
 MAX_HEADER_LINES = 20
 # (delimiter, decimal mark) in order of preference; None = any run of whitespace.

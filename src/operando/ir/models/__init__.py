@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from operando.ir.models.baselines import (NearestTrajectoryForecaster, RandomForecaster, RegressionForecaster,
-                                       StaticForecaster)
+from operando.ir.models.baselines import (
+    NearestTrajectoryForecaster,
+    RandomForecaster,
+    RegressionForecaster,
+    StaticForecaster,
+)
 from operando.ir.models.generative import FlowForecaster, FlowModelConfig
 from operando.ir.models.sequence import GRUForecaster
 

@@ -51,15 +51,26 @@ import numpy as np
 import torch
 
 from operando.atomic import write_text
+from operando.errors import OperandoError
+from operando.flow import flow_matching, meanflow
 from operando.ir.bench.task import hold_out_spectra, masked, spaced_rows, system_folds, training_rows
 from operando.ir.bench.uncertainty import ConformalScale, SampleSummary, summarize_samples
 from operando.ir.data.experiment import Experiment
-from operando.errors import OperandoError
-from operando.flow import flow_matching, meanflow
 from operando.ir.image.route import WaveformRouteConfig
-from operando.ir.models.abcc import (ABCCConfig, PhysicsObjective, StreamBasis, StreamNet, StreamNetConfig,
-                                     TrajectoryBatches, condition_encoder_from_state, load_calibration,
-                                     make_condition_encoder, read_stream_info, trajectory_groups, write_stream_info)
+from operando.ir.models.abcc import (
+    ABCCConfig,
+    PhysicsObjective,
+    StreamBasis,
+    StreamNet,
+    StreamNetConfig,
+    TrajectoryBatches,
+    condition_encoder_from_state,
+    load_calibration,
+    make_condition_encoder,
+    read_stream_info,
+    trajectory_groups,
+    write_stream_info,
+)
 from operando.nn.sit1d import SiT1D, SiT1DConfig
 from operando.train.checkpoint import load_tensors, save_tensors
 from operando.train.trainer import TrainConfig, build_objective, train

@@ -46,12 +46,19 @@ import numpy as np
 import torch
 
 from operando.atomic import write_text
-from operando.ir.data.experiment import Experiment
 from operando.errors import InputError
-from operando.ir.image.vae import (CONFIG_FILE, TRAIN_CONFIG_FILE, WEIGHTS_FILE, WaveformVAE, load_vae,
-                                save_vae, train_vae)
-from operando.ir.image.waveform import WaveformConfig, image_to_spec, spec_to_image
+from operando.ir.data.experiment import Experiment
 from operando.ir.image.route import WaveformRouteConfig
+from operando.ir.image.vae import (
+    CONFIG_FILE,
+    TRAIN_CONFIG_FILE,
+    WEIGHTS_FILE,
+    WaveformVAE,
+    load_vae,
+    save_vae,
+    train_vae,
+)
+from operando.ir.image.waveform import WaveformConfig, image_to_spec, spec_to_image
 from operando.ir.models.abcc import make_condition_encoder
 from operando.ir.models.generative import FlowForecaster, FlowModelConfig
 from operando.nn.sit2d import SiT2D, SiT2DConfig

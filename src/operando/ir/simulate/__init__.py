@@ -12,9 +12,20 @@ equations, parameters and references: docs/ir/simulator.md.
 from operando.ir.simulate.bands import BAND_LIBRARY, NATIVE_WAVENUMBER_CM1, REFERENCES, Band
 from operando.ir.simulate.calibration import simulate_calibration
 from operando.ir.simulate.chemistry import (
-    COMPONENT_KINDS, COMPONENT_NAMES, SEI_REACTIONS, bulk_composition, product_parents, solvation)
+    COMPONENT_KINDS,
+    COMPONENT_NAMES,
+    SEI_REACTIONS,
+    bulk_composition,
+    product_parents,
+    solvation,
+)
 from operando.ir.simulate.generate import (
-    SimulatedCell, dataset_from_cells, simulate_cell, simulate_cells, simulate_dataset)
+    SimulatedCell,
+    dataset_from_cells,
+    simulate_cell,
+    simulate_cells,
+    simulate_dataset,
+)
 from operando.ir.simulate.systems import SYSTEM_COUNTS, SYSTEMS, TOTAL_SPECTRA, CellSpec, all_cells
 
 __all__ = [

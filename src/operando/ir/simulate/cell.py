@@ -35,7 +35,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from operando.ir.simulate.chemistry import (
-    REACTION_BY_PRODUCT, SEI_COMPONENTS, SOLVATING, SOLVATION_AFFINITY, VC_REFERENCE_MOLAR, product_parents)
+    REACTION_BY_PRODUCT,
+    SEI_COMPONENTS,
+    SOLVATING,
+    SOLVATION_AFFINITY,
+    VC_REFERENCE_MOLAR,
+    product_parents,
+)
 from operando.ir.simulate.electrodes import ElectrodeModel, OcvCurve
 from operando.ir.simulate.protocols import ProgramRunner, Step
 

@@ -10,11 +10,24 @@ from operando.ir.data.experiment import Experiment, ExperimentMeta, GroundTruth
 from operando.ir.simulate.bands import NATIVE_WAVENUMBER_CM1
 from operando.ir.simulate.cell import SOLVENTS, CellTrace, simulate_trace
 from operando.ir.simulate.chemistry import (
-    COMPONENT_KINDS, COMPONENT_NAMES, SEI_COMPONENTS, SOLVATING, bulk_composition, solvation)
+    COMPONENT_KINDS,
+    COMPONENT_NAMES,
+    SEI_COMPONENTS,
+    SOLVATING,
+    bulk_composition,
+    solvation,
+)
 from operando.ir.simulate.electrodes import ELECTRODES
 from operando.ir.simulate.spectra import add_noise, render
 from operando.ir.simulate.systems import (
-    VOLTAGE_LEVELS_V, CellSpec, CellVariation, all_cells, cell_program, cell_rng, cell_variation)
+    VOLTAGE_LEVELS_V,
+    CellSpec,
+    CellVariation,
+    all_cells,
+    cell_program,
+    cell_rng,
+    cell_variation,
+)
 
 SIMULATOR_VERSION = "operando.ir.simulate 1"
 DATASET_DESCRIPTION = (

@@ -26,10 +26,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from operando.noise import estimate_snr
 from operando.ir.simulate.bands import (
-    NATIVE_WAVENUMBER_CM1, REFERENCE_SALT_MOLAR, SALT_SHIFT_CM1_PER_MOLAR, component_spectra)
+    NATIVE_WAVENUMBER_CM1,
+    REFERENCE_SALT_MOLAR,
+    SALT_SHIFT_CM1_PER_MOLAR,
+    component_spectra,
+)
 from operando.ir.simulate.chemistry import COMPONENT_NAMES
+from operando.noise import estimate_snr
 
 SNR_MEDIAN = 88.0
 SNR_LOG_SD = 0.54

@@ -30,12 +30,21 @@ switches the pieces below on. Each one can be turned off on its own (docs/ir/abc
    (Eq. 13) of :mod:`operando.flow.physics` are added to the flow loss, on the model's
    one-step data estimate (:class:`PhysicsObjective`).
 """
-from operando.ir.models.abcc.conditions import (MixtureConditionEncoder, condition_encoder_from_state,
-                                                make_condition_encoder)
+from operando.ir.models.abcc.conditions import (
+                                                MixtureConditionEncoder,
+                                                condition_encoder_from_state,
+                                                make_condition_encoder,
+)
 from operando.ir.models.abcc.config import ABCCConfig
 from operando.ir.models.abcc.physics import PhysicsObjective
-from operando.ir.models.abcc.streams import (StreamBasis, StreamNet, StreamNetConfig, load_calibration,
-                                             read_stream_info, write_stream_info)
+from operando.ir.models.abcc.streams import (
+                                                StreamBasis,
+                                                StreamNet,
+                                                StreamNetConfig,
+                                                load_calibration,
+                                                read_stream_info,
+                                                write_stream_info,
+)
 from operando.ir.models.abcc.trajectories import TrajectoryBatches, trajectory_groups
 
 __all__ = ["ABCCConfig", "MixtureConditionEncoder", "PhysicsObjective", "StreamBasis", "StreamNet", "StreamNetConfig",

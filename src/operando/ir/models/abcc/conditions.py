@@ -6,12 +6,9 @@ import json
 import numpy as np
 
 from operando.ir.data.experiment import Experiment, ExperimentMeta
-from operando.ir.models.baselines import ConditionEncoder
-from operando.ir.models.features import (ELECTRODE_VOCAB, PROTOCOL_VOCAB, condition_vector,
-                                      step_features)
-
 from operando.ir.models.abcc.config import ABCCConfig
-
+from operando.ir.models.baselines import ConditionEncoder
+from operando.ir.models.features import ELECTRODE_VOCAB, PROTOCOL_VOCAB, condition_vector, step_features
 
 N_ELECTRODE_PROTOCOL = len(ELECTRODE_VOCAB) + len(PROTOCOL_VOCAB)
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-
-
 from operando.settings import settings_from_table
-
 
 RESIDUAL_MODES = ("none", "baseline", "full")
 REFERENCE_MODES = ("span", "measured")

@@ -9,9 +9,16 @@ from typing import Callable, Mapping
 import torch
 from torch import Tensor
 
-from operando.flow.meanflow import FlowNoise, MeanFlow, ObjectiveLoss, call_model, interpolate, noise_end_loss, per_sample
+from operando.flow.meanflow import (
+    FlowNoise,
+    MeanFlow,
+    ObjectiveLoss,
+    call_model,
+    interpolate,
+    noise_end_loss,
+    per_sample,
+)
 from operando.flow.physics import PeakConfig, mass_loss, peak_loss
-
 
 
 @dataclass

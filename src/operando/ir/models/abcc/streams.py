@@ -14,9 +14,8 @@ from torch import Tensor, nn
 
 from operando.errors import InputError
 from operando.flow.meanflow import per_sample
+from operando.ir.models.abcc.config import REFERENCE_SYSTEM_PREFIX, SIMULATED_CALIBRATION, STREAMS_FILE, ABCCConfig
 from operando.nn.sit1d import SiT1D, SiT1DConfig
-
-from operando.ir.models.abcc.config import (ABCCConfig, REFERENCE_SYSTEM_PREFIX, SIMULATED_CALIBRATION, STREAMS_FILE)
 
 
 def polynomial_shapes(wavenumber_cm1: np.ndarray, order: int) -> np.ndarray:

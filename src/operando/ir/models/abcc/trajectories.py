@@ -9,8 +9,6 @@ import torch
 from torch import Tensor
 
 
-
-
 class TrajectoryBatches:
     """Batch sampler for the trainer: batches of trajectory segments (module docstring, 1.).
 
