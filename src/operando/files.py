@@ -80,3 +80,17 @@ def shared_data(*parts: str) -> Path:
     root = os.environ.get("OPERANDO_SHARED_DATA")
     base = Path(root) if root else Path(__file__).resolve().parents[3] / "shared" / "data"
     return base.joinpath(*parts)
+
+
+def open_hdf5(path: str | Path):
+    """``path`` opened read-only as an :class:`h5py.File` (close it, or use it in ``with``), or
+    one :class:`InputError`: no such file, or not an HDF5 file."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise InputError(path, f"not an HDF5 file ({e})") from None

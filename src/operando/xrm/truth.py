@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from operando.errors import InputError, OperandoError
+from operando.files import open_hdf5
 from operando.xrm.mrf import ElectrodeModel
 from operando.xrm.physics import F, effective_conductivity, measure_regime
 
@@ -370,16 +371,8 @@ def write_truth(path: str | Path, truth: Truth) -> Path:
 
 def read_truth(path: str | Path) -> Truth:
     """Read a truth written by :func:`write_truth`; malformed files raise one :class:`InputError`."""
-    import h5py
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    try:
-        h = h5py.File(path, "r")
-    except OSError as e:
-        raise InputError(path, f"not an HDF5 file ({e})") from e
-    with h:
+    with open_hdf5(path) as h:
         if h.attrs.get("format") != "operando.xrm.truth/1":
             raise InputError(path, "not an operando.xrm truth file (attribute 'format' missing or different)")
         try:

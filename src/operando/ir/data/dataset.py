@@ -25,6 +25,7 @@ import numpy as np
 
 from operando.atomic import atomic_path
 from operando.errors import InputError
+from operando.files import open_hdf5
 from operando.ir.data.experiment import Experiment, ExperimentMeta, GroundTruth
 
 FORMAT_NAME = "operando-ir"
@@ -90,13 +91,7 @@ class OperandoDataset:
     def load(cls, path: str | Path) -> "OperandoDataset":
         """Read a dataset written by :meth:`save`; raise InputError on anything else."""
         path = Path(path)
-        if not path.exists():
-            raise InputError(path, "file not found")
-        try:
-            f = h5py.File(path, "r")
-        except OSError as e:
-            raise InputError(path, f"not an HDF5 file ({e})") from None
-        with f:
+        with open_hdf5(path) as f:
             if f.attrs.get("format") != FORMAT_NAME:
                 raise InputError(path, f"not an operando-ir dataset (attribute format={f.attrs.get('format')!r})")
             version = int(f.attrs.get("format_version", -1))
