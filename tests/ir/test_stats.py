@@ -108,5 +108,5 @@ def test_cli_data_stats(dataset, tmp_path, capsys):
 
 def test_cli_data_stats_missing_file(tmp_path, capsys):
     assert main(["ir", "data", "stats", str(tmp_path / "nope.h5"), "-o", str(tmp_path / "out")]) == 1
-    assert "nope.h5: file not found" in capsys.readouterr().err
+    assert "nope.h5: no such file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
