@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT.parent / "shared" / "data" / "chemotools-fermentation" / "fermentation_spectra.csv"
+from operando.files import shared_data
+
+SOURCE = shared_data("chemotools-fermentation", "fermentation_spectra.csv")
 MINUTE_S = 60.0
 
 META = {

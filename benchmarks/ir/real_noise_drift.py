@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
+from operando.files import shared_data
+from operando.ir.bench.measured import fit_drift
+
+DATA = shared_data()
 OPUS_MID_IR = ("617262_1TP_C-1_A5.0", "629266_1TP_A-1_C1.0", "BF_lo_01_soil_cal.1", "issue81_A1.1.0",
                "test_spectra.0")
 
@@ -37,18 +39,14 @@ def window(wn: np.ndarray, a: np.ndarray, lo: float, hi: float):
 
 def drift(wn: np.ndarray, spectra: np.ndarray, lag: int | None = None) -> dict[str, np.ndarray]:
     """Per spectrum m >= 1: scale, offset, tilt of the fit to spectrum 0 (or, with ``lag``, to
-    spectrum m - lag) and the share of the change's sum of squares the fit removes."""
-    x = (2 * wn - wn.min() - wn.max()) / (wn.max() - wn.min())
+    spectrum m - lag; :func:`operando.ir.bench.measured.fit_drift`) and the share of the change's
+    sum of squares the fit removes."""
     if lag is None:
         refs, later = np.repeat(spectra[:1], len(spectra) - 1, axis=0), spectra[1:]
     else:
         refs, later = spectra[:-lag], spectra[lag:]
-    coef = np.empty((3, len(later)))
-    fitted = np.empty_like(later)
-    for i, (ref, y) in enumerate(zip(refs, later)):
-        design = np.column_stack([ref, np.ones_like(x), x])
-        coef[:, i], *_ = np.linalg.lstsq(design, y, rcond=None)
-        fitted[i] = design @ coef[:, i]
+    fitted, coef = fit_drift(later, refs, wn)
+    coef = coef.T
     change = later - refs
     rest = later - fitted
     share = 1 - (rest ** 2).sum(axis=1) / np.maximum((change ** 2).sum(axis=1), 1e-300)
