@@ -26,6 +26,10 @@ WRITERS = {
     "bench": (["ir", "bench", "--data", "d.h5", "--model", "random", "--split", "random", "--out", "OUT"],
               "dir", "random/random/summary.json"),
     "pipeline": (["pipeline", "--out", "OUT"], "dir", None),
+    "score": (["ir", "score", "--data", "d.h5", "--run", "r", "-o", "OUT"], "dir", "score.json"),
+    "xas train": (["xas", "train", "--out", "OUT"], "dir", None),
+    "xrm simulate": (["xrm", "simulate", "-o", "OUT"], "file", None),
+    "xrm infer": (["xrm", "infer", "maps.h5", "-o", "OUT"], "file", None),
 }
 
 

@@ -133,8 +133,11 @@ def test_cli_prints_and_writes_every_metric_next_to_persistence(measured, capsys
     assert len(per) == 2 * 8 * 4 * 2 and set(per.step) == set(range(2, 10))
     info = json.loads((out / "score.json").read_text())
     assert info["first"] == 2 and info["format"] == "operando-score" and len(info["table"]) == 8
-    # the same command again replaces the folder; a folder of other files is refused
-    assert main(["ir", "score", "--data", str(data), "--run", str(run), "-o", str(out)]) == 0
+    # the same command again is refused without --force, and replaces the folder with it;
+    # a folder of other files is refused
+    assert main(["ir", "score", "--data", str(data), "--run", str(run), "-o", str(out)]) == 1
+    assert "pass --force to overwrite" in capsys.readouterr().err
+    assert main(["ir", "score", "--data", str(data), "--run", str(run), "-o", str(out), "--force"]) == 0
     assert json.loads((out / "score.json").read_text())["first"] == 1
     other = folder / "other"
     other.mkdir()

@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from operando.atomic import atomic_path, write_text
+from operando.atomic import atomic_path, refuse_overwrite, write_text
 from operando.errors import InputError, OperandoError
 from operando.ir.smoke import is_smoke_run
 
@@ -152,7 +152,7 @@ class Forecast:
         which is replaced whole.
         """
         folder = Path(folder)
-        check_output_folder(folder)
+        refuse_overwrite(folder, True, folder=True, marker=MARKER_FILE, what="forecast")
         with atomic_path(folder, directory=True) as tmp:
             self.to_csv(tmp)
             self.plot(tmp)
@@ -184,16 +184,6 @@ def plot_forecast_stages(result: Forecast, *, path: str | Path | None = None):
     axes[0].legend(fontsize=8, loc="best")
     fig.suptitle(f"Forecast {result.info.get('experiment', '')}".strip())
     return save_figure(fig, path)
-
-
-def check_output_folder(folder: str | Path) -> None:
-    """Refuse an output path that is a file, or a folder holding anything but an earlier forecast."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(folder, "exists and is not a folder; give a folder for the forecast")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER_FILE).is_file():
-        raise InputError(folder, f"exists and holds other files; give a new or empty folder (an earlier "
-                                 f"forecast folder, one with {MARKER_FILE}, is replaced)")
 
 
 # ------------------------------------------------------------------------------ the inputs

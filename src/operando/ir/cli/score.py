@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser("score", help="score a model on your own measured experiments against persistence",
@@ -25,7 +27,8 @@ def register(sub) -> None:
                    help="score only this experiment (repeatable; default: all)")
     p.add_argument("--seed", type=int, default=None, help="seed of the draws (default: the model's)")
     p.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
-                   help="output folder (new, empty, or an earlier score folder, which is replaced)")
+                   help="output folder (new, empty, or an earlier score folder, replaced with --force)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=run)
 
 
@@ -35,7 +38,7 @@ MARKER_FILE = "score.json"
 def run(args) -> int:
     import json
 
-    from operando.atomic import atomic_path, write_text
+    from operando.atomic import atomic_path, refuse_overwrite, write_text
     from operando.errors import InputError
     from operando.ir.bench.measured import score_measured
     from operando.ir.bench.runner import markdown_table
@@ -46,11 +49,7 @@ def run(args) -> int:
         raise InputError(None, f"must be an integer >= 1, got {args.first}", field="--first")
     out = args.out
     if out is not None:
-        if out.exists() and not out.is_dir():
-            raise InputError(out, "exists and is not a folder; give a folder for the scores")
-        if out.is_dir() and any(out.iterdir()) and not (out / MARKER_FILE).is_file():
-            raise InputError(out, f"exists and holds other files; give a new or empty folder (an earlier score "
-                                  f"folder, one with {MARKER_FILE}, is replaced)")
+        refuse_overwrite(out, args.force, folder=True, marker=MARKER_FILE, what="score")  # before the work
     model = load_model(args.run)
     ds = OperandoDataset.load(args.data)
     names = args.experiment or ds.names

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -16,6 +18,7 @@ def register(sub) -> None:
                    help="Xradia .xrm/.txrm sample frame and its flat field (repeat per energy); with frames "
                         "at two energies the output is an edge-jump map, NOT an SOC map")
     p.add_argument("-o", "--output", required=True, type=Path, help="output file (.h5); PNG written beside it")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--soc-noise", type=float, default=None,
                    help="add Gaussian noise of this std to the SOC maps first (seeded), to probe robustness")
     p.add_argument("--seed", type=int, default=0, help="seed of --soc-noise (default 0)")
@@ -29,12 +32,13 @@ def run(args) -> int:
 
     import numpy as np
 
-    from operando.atomic import write_text
+    from operando.atomic import refuse_overwrite, write_text
     from operando.errors import InputError
     from operando.xrm import truth as tr
     from operando.xrm.inference import save_maps_png, write_inference
     from operando.xrm.mrf import MRFConfig, run_mrf
 
+    refuse_overwrite(args.output, args.force, what="inference file")
     if args.xrm:
         if args.maps is not None:
             raise InputError(args.maps, "give either simulated maps or --xrm frames, not both")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from operando.atomic import FORCE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -14,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--salt", type=float, default=None, help="initial LiPF6 concentration [mol/L] (default 1.0)")
     p.add_argument("--c-rate", type=float, default=None, help="charge rate in C (default 1)")
     p.add_argument("--seed", type=int, default=None, help="seed of the porosity field (default 0)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--config", type=Path, default=None,
                    help="JSON file of TruthConfig fields (command-line options override it)")
     p.set_defaults(func=run)
@@ -22,7 +25,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import json
 
-    from operando.atomic import write_text
+    from operando.atomic import refuse_overwrite, write_text
     from operando.errors import InputError
     from operando.xrm.truth import TruthConfig, simulate, write_truth
 
@@ -42,8 +45,7 @@ def run(args) -> int:
         d["c_rate"] = args.c_rate
     if args.seed is not None:
         d["seed"] = args.seed
-    if args.output.is_dir():
-        raise InputError(args.output, "is a folder; give a file name such as maps.h5")
+    refuse_overwrite(args.output, args.force, what="maps file")
     cfg = TruthConfig.from_dict(d, where=str(args.config) if args.config else "command line")
     truth = simulate(cfg)
     write_truth(args.output, truth)
