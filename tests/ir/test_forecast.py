@@ -432,3 +432,13 @@ def test_forecast_uses_the_models_calibrated_interval(files, tmp_path):
     assert np.allclose(result.high[1:] - result.mean[1:], 2.5 * result.std[1:], rtol=1e-6)
     plain = ForecastModel(EchoForecaster()).forecast(static, files["voltage"], files["meta"], samples=8, steps=4)
     assert plain.info["interval"] == "draw quantiles"
+
+
+def test_a_voltage_csv_with_other_column_names_shows_its_header_split_by_its_own_delimiter(tmp_path):
+    from operando.ir.forecast import read_voltage_profile
+
+    for delimiter in (",", ";", "\t"):
+        log = tmp_path / "voltage.csv"
+        log.write_text(delimiter.join(["t", "E"]) + "\n0" + delimiter + "1\n1" + delimiter + "2\n")
+        with pytest.raises(InputError, match="its header is 't', 'E'"):
+            read_voltage_profile(log)

@@ -315,7 +315,7 @@ def read_echem_csv(path: str | Path, *, timezone: str | tzinfo | None = "UTC") -
                     raise InputError(path, f"started_at {m.group(1).strip()!r} is not ISO 8601", line=number) from None
             continue
         if header is None:
-            delimiter = _csv_delimiter(stripped)
+            delimiter = csv_delimiter(stripped)
             header = (number, [f.strip().strip('"') for f in stripped.split(delimiter)])
         else:
             rows.append((number, [f.strip().strip('"') for f in stripped.split(delimiter)]))
@@ -342,7 +342,7 @@ CSV_DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab"}
 
 
-def _csv_delimiter(header: str) -> str:
+def csv_delimiter(header: str) -> str:
     """The delimiter of a CSV log, from its header line: the one of ',', ';', tab that splits it
     into the most columns (',' when none does); the rows must then use it too."""
     counts = {d: len(header.split(d)) for d in CSV_DELIMITERS}

@@ -221,11 +221,13 @@ def read_voltage_profile(voltage):
 
 
 def _header_fields(path: Path, line: int | None) -> str:
+    from operando.echem.eclab import csv_delimiter
+
     try:
         text = path.read_bytes().decode("utf-8", errors="replace").splitlines()[(line or 1) - 1]
     except (OSError, IndexError):
         return "unreadable"
-    return ", ".join(repr(f.strip().strip('"')) for f in text.split(","))
+    return ", ".join(repr(f.strip().strip('"')) for f in text.split(csv_delimiter(text)))
 
 
 def profile_steps(log, *, every_s: float | None = None, steps: int | None = None
