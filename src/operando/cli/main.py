@@ -23,16 +23,6 @@ TECHNIQUES = [
 GENERAL_MODULES = ["pipeline", "citations"]
 
 
-def technique_verbs(package: str) -> list[str]:
-    """The verb modules a technique's CLI package lists (none when it has no CLI yet)."""
-    try:
-        return list(importlib.import_module(package).VERB_MODULES)
-    except ModuleNotFoundError as e:
-        if e.name is not None and package.startswith(e.name):
-            return []
-        raise
-
-
 class _MapParser(argparse.ArgumentParser):
     """The top-level parser: its help is a map, each technique with its verbs."""
 
@@ -56,12 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="group", metavar="COMMAND", title="commands", parser_class=argparse.ArgumentParser)
     parser.verbs_by_group, parser.summaries = {}, {}
     for group, package, summary in TECHNIQUES:
-        verbs = technique_verbs(package)
-        if not verbs:
-            continue
         g = sub.add_parser(group, help=summary, description=summary)
         g_sub = g.add_subparsers(dest="verb", metavar="VERB", title="verbs")
-        for name in verbs:
+        for name in importlib.import_module(package).VERB_MODULES:
             importlib.import_module(f"{package}.{name}").register(g_sub)
         g.set_defaults(group_parser=g)
         parser.verbs_by_group[group] = list(g_sub.choices)
@@ -74,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def moved_verb(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
     """The new spelling of a verb that was top-level before the techniques got their groups
-    (``operando ir bench`` -> ``operando ir bench``); None for anything else."""
+    (``operando bench`` -> ``operando ir bench``); None for anything else."""
     if argv and argv[0] not in parser.verbs_by_group and argv[0] not in GENERAL_MODULES:
         for group, verbs in parser.verbs_by_group.items():
             if argv[0] in verbs:
