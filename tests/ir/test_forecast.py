@@ -21,6 +21,7 @@ from operando.cli.main import main
 from operando.echem import EchemLog
 from operando.errors import InputError
 from operando.files import shared_data
+from operando.ir.data.preprocess import quantile_line, window_coordinate
 from operando.ir.forecast import POINT_DRAWS, ForecastModel, profile_steps
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opus"
@@ -325,8 +326,10 @@ def test_absorbance_mapping_and_chunked_sampling_in_closed_form(files, tmp_path,
     assert np.allclose(result.mean, on_grid, atol=1e-6)
     scale = result.info["static_scale_absorbance"]
     offset = result.info["static_offset_absorbance"]
-    assert offset == pytest.approx(np.quantile(on_grid, 0.02))
-    assert scale == pytest.approx(np.quantile(on_grid - offset, 0.995))
+    (line_offset,), (line_tilt,) = quantile_line(on_grid[None], 0.02)  # the baseline under the bands
+    line = line_offset + line_tilt * window_coordinate(len(GRID))
+    assert offset == pytest.approx(line_offset) and result.info["static_tilt_absorbance"] == pytest.approx(line_tilt)
+    assert scale == pytest.approx(np.quantile(on_grid - line, 0.995))
     assert np.allclose(result.std[1:], 0.01 * np.std(np.arange(8), ddof=1) * scale, rtol=1e-5)
     assert np.allclose(result.high[1:] - result.mean[1:], 0.01 * (np.quantile(np.arange(8), 0.95) - 3.5) * scale,
                        rtol=1e-5)
@@ -338,7 +341,7 @@ def test_absorbance_mapping_and_chunked_sampling_in_closed_form(files, tmp_path,
     assert seeds[0] == 11 and len(set(seeds)) == 5
     context = stub.calls[0][0]
     assert np.isnan(context.absorbance[1:]).all() and context.absorbance.dtype == np.float32
-    assert np.allclose(context.absorbance[0], np.clip((on_grid - offset) / scale, -0.5, 1.5), atol=1e-6)
+    assert np.allclose(context.absorbance[0], np.clip((on_grid - line) / scale, -0.5, 1.5), atol=1e-6)
     t, v, i = files["profile"]
     assert np.allclose(context.time_s, np.linspace(0, t[-1], 9))
     assert np.allclose(context.voltage_v, np.interp(context.time_s, t, v))

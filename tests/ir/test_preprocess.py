@@ -13,7 +13,9 @@ from operando.ir.data.preprocess import (
     SpectralTransform,
     preprocess_dataset,
     preprocess_experiment,
+    quantile_line,
     resample,
+    window_coordinate,
 )
 
 META = ExperimentMeta.from_dict({
@@ -89,38 +91,76 @@ def test_resample_rejects_non_monotonic_axis():
 def test_transform_parameters_in_closed_form():
     e = toy_experiment(baseline=[0.1, 0.15, 0.2, 0.05, 0.0, -0.1])
     out, tf = preprocess_experiment(e)
-    # bands are ~0 in far more than 2 % of the window, so the offset is the baseline
-    np.testing.assert_allclose(tf.offset_per_spectrum, [0.1, 0.15, 0.2, 0.05, 0.0, -0.1], atol=2e-3)
+    # bands are ~0 in far more than 2 % of the window, so the first spectrum's line is its baseline
+    assert tf.offset_per_spectrum[0] == pytest.approx(0.1, abs=2e-3) and abs(tf.tilt_per_spectrum[0]) < 2e-3
     first = resample(e.wavenumber_cm1, e.truth.noiseless[:1], COMMON_GRID_CM1)[0]
-    assert tf.scale == pytest.approx(np.quantile(first - tf.offset_per_spectrum[0], 0.995))
+    line = tf.offset_per_spectrum[0] + tf.tilt_per_spectrum[0] * window_coordinate(601)
+    assert tf.scale == tf.scale_per_spectrum[0] == pytest.approx(np.quantile(first - line, 0.995))
     assert 0.6 < tf.scale <= 0.8  # near the reference spectrum's strongest band (0.8): it maps to ~1
     np.testing.assert_array_equal(out.wavenumber_cm1, COMMON_GRID_CM1)
     assert out.absorbance.shape == (6, 601) and out.absorbance.dtype == np.float32
-    peak = (first.max() - tf.offset_per_spectrum[0]) / tf.scale
+    peak = float(np.max((first - line) / tf.scale))
     assert out.absorbance[0].max() == pytest.approx(peak, rel=1e-6) and 1.0 < peak < 1.2
+    # later spectra: the least-squares scale + offset + tilt against the first, composed with its map
+    grid = resample(e.wavenumber_cm1, e.absorbance, COMMON_GRID_CM1)
+    for m in range(1, 6):
+        design = np.column_stack([grid[0], np.ones(601), window_coordinate(601)])
+        (k, c, d), *_ = np.linalg.lstsq(design, grid[m], rcond=None)
+        assert tf.scale_per_spectrum[m] == pytest.approx(k * tf.scale, rel=1e-9)
+        assert tf.offset_per_spectrum[m] == pytest.approx(c + k * tf.offset_per_spectrum[0], abs=1e-9)
+        assert tf.tilt_per_spectrum[m] == pytest.approx(d + k * tf.tilt_per_spectrum[0], abs=1e-9)
     np.testing.assert_array_equal(out.time_s, e.time_s)
     np.testing.assert_array_equal(out.voltage_v, e.voltage_v)
 
 
-def test_normalisation_removes_additive_drift_and_cell_gain():
+def test_quantile_line_is_the_check_loss_minimum():
+    rng = np.random.default_rng(5)
+    spectra = rng.normal(0, 1, (3, 201)) + np.array([[0.0], [1.0], [-2.0]]) * window_coordinate(201)
+    offset, tilt = quantile_line(spectra, 0.1)
+    x = window_coordinate(201)
+
+    def loss(row, o, t):
+        r = row - o - t * x
+        return np.sum(np.where(r >= 0, 0.1 * r, -0.9 * r))
+
+    for row, o, t in zip(spectra, offset, tilt):
+        best = loss(row, o, t)
+        for do, dt in ((1e-3, 0), (-1e-3, 0), (0, 1e-3), (0, -1e-3), (1e-3, 1e-3), (-1e-3, 1e-3)):
+            assert best <= loss(row, o + do, t + dt) + 1e-12
+        assert np.mean(row < o + t * x) == pytest.approx(0.1, abs=0.02)
+
+
+def test_normalisation_removes_per_spectrum_drift_and_keeps_the_chemistry():
     plain, _ = preprocess_experiment(toy_experiment())
-    drifted, _ = preprocess_experiment(toy_experiment(baseline=[0.3, -0.2, 0.5, 0.1, 0.0, 0.7], gain=2.5))
-    np.testing.assert_allclose(drifted.absorbance, plain.absorbance, atol=1e-5)
-    # and it keeps the chemistry: the solvent band at 1775 cm-1 still decays relative to spectrum 0
-    i = np.argmin(np.abs(COMMON_GRID_CM1 - 1775))
-    assert plain.absorbance[-1, i] < 0.7 * plain.absorbance[0, i]
+    drifted = toy_experiment(baseline=[0.3, -0.2, 0.5, 0.1, 0.0, 0.7], gain=2.5)
+    x = window_coordinate(len(drifted.wavenumber_cm1))
+    contact = np.array([1.0, 1.03, 0.97, 1.05, 0.99, 1.02])  # a few per cent from spectrum to spectrum
+    tilt = np.array([0.0, 0.01, -0.02, 0.005, 0.03, -0.01])
+    drifted.absorbance[:] = drifted.absorbance * contact[:, None] + tilt[:, None] * x[None]
+    out, _ = preprocess_experiment(drifted)
+    np.testing.assert_allclose(out.absorbance, plain.absorbance, atol=1e-5)
+    # the SEI band at 1650 cm-1 still grows against the solvent's, which the first spectrum holds
+    i = np.argmin(np.abs(COMMON_GRID_CM1 - 1650))
+    assert plain.absorbance[-1, i] > plain.absorbance[0, i] + 0.2
+
+
+def test_a_later_spectrum_unlike_the_first_is_an_input_error():
+    e = toy_experiment()
+    e.absorbance[3] = -e.absorbance[3]
+    with pytest.raises(InputError, match="experiment 'cell': spectrum 3 is not a positive multiple of the first"):
+        preprocess_experiment(e)
 
 
 def test_inverse_undoes_apply_where_not_clipped():
     rng = np.random.default_rng(3)
     x = rng.normal(0.4, 0.5, (4, 601))
-    offset = rng.normal(0, 0.1, 4)
-    tf = SpectralTransform(offset_per_spectrum=offset, scale=0.7)
+    offset, tilt, scale = rng.normal(0, 0.1, 4), rng.normal(0, 0.01, 4), rng.uniform(0.6, 0.8, 4)
+    tf = SpectralTransform(offset_per_spectrum=offset, tilt_per_spectrum=tilt, scale_per_spectrum=scale)
     y = tf.apply(x)
-    z = (x - offset[:, None]) / 0.7
+    z = (x - offset[:, None] - tilt[:, None] * window_coordinate(601)) / scale[:, None]
     unclipped = (z > -0.5) & (z < 1.5)
     assert 0.5 < unclipped.mean() < 1  # both cases occur
-    np.testing.assert_allclose(y[unclipped], z[unclipped], rtol=1e-15)
+    np.testing.assert_allclose(y[unclipped], z[unclipped], rtol=0, atol=1e-14)
     np.testing.assert_allclose(tf.inverse(y)[unclipped], x[unclipped], rtol=0, atol=1e-12)
     assert np.all(y[z >= 1.5] == 1.5) and np.all(y[z <= -0.5] == -0.5)
 
@@ -147,13 +187,14 @@ def test_truth_is_transformed_like_the_measurement():
     t = out.truth
     assert t.noiseless.shape == (6, 601) and t.component_spectra.shape == (2, 601)
     np.testing.assert_array_equal(t.concentrations, e.truth.concentrations)
-    # noiseless = conc @ components + baseline, so after the same affine map:
-    baseline_term = (np.array([0.2, 0.1, 0.0, 0.1, 0.2, 0.3]) - tf.offset_per_spectrum) / tf.scale
-    np.testing.assert_allclose(t.noiseless, t.concentrations @ t.component_spectra + baseline_term[:, None],
-                               atol=1e-5)
+    # noiseless = conc @ components + baseline, so after the same per-spectrum affine map:
+    s = tf.scale_per_spectrum[:, None]
+    baseline_term = (np.array([0.2, 0.1, 0.0, 0.1, 0.2, 0.3])[:, None] - tf.baseline(601)) / s
+    np.testing.assert_allclose(t.noiseless, (tf.scale / s) * (t.concentrations @ t.component_spectra)
+                               + baseline_term, atol=1e-5)
     # measured and noiseless differ by the noise only (noise / scale in normalised units)
-    residual = (out.absorbance - t.noiseless).std()
-    assert residual == pytest.approx(0.002 / tf.scale, rel=0.15)
+    residual = (out.absorbance - t.noiseless).std(axis=1)
+    np.testing.assert_allclose(residual, 0.002 / tf.scale_per_spectrum, rtol=0.15)
     # inverse brings the noiseless truth back to absorbance on the grid
     raw = resample(e.wavenumber_cm1, e.truth.noiseless, COMMON_GRID_CM1)
     np.testing.assert_allclose(tf.inverse(t.noiseless), raw, atol=1e-6)

@@ -353,7 +353,7 @@ class ForecastModel:
 
         prefix = self._measured_prefix(measured, on_grid, window, convert_transmittance, k)
         seed = int(self.forecaster.seed if seed is None else seed)
-        scale, offset = transform.scale, float(transform.offset_per_spectrum[0])
+        scale, offset, tilt = transform.scale, float(transform.offset_per_spectrum[0]), float(transform.tilt_per_spectrum[0])
         anchored = anchored_forecast(self.forecaster, context, on_grid, scale, samples=samples, seed=seed,
                                      level=level, system=cell.system, point_draws=point_draws)
         few_shot = {}
@@ -386,7 +386,7 @@ class ForecastModel:
                 "interval": None if samples is None else self._interval_name(cell.system),
                 "every_s": every_s, "steps_requested": steps,
                 "converted_from_transmittance": static.metadata.get("converted_from"),
-                "static_offset_absorbance": offset, "static_scale_absorbance": scale,
+                "static_offset_absorbance": offset, "static_tilt_absorbance": tilt, "static_scale_absorbance": scale,
                 "profile_has_current": current_ma is not None, "smoke_run": is_smoke_run(self.run_dir),
                 **anchored.info, **few_shot}
         return Forecast(wavenumber_cm1=grid.copy(), time_s=time_s, voltage_v=voltage_v, current_ma=current_ma,

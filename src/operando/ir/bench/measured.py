@@ -49,18 +49,12 @@ FEW_SHOT, LINEAR = "few-shot", "linear extrapolation"
 def fit_drift(true: np.ndarray, pred: np.ndarray, wavenumber_cm1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row of ``pred`` (n, W) fitted by least squares as ``alpha p + beta + gamma x`` to the
     same row of ``true``; ``x`` the wavenumber scaled to [-1, 1]. Returns the fitted rows (n, W)
-    and the coefficients (n, 3): scale alpha, offset beta, tilt gamma."""
-    true = np.asarray(true, dtype=np.float64)
-    pred = np.asarray(pred, dtype=np.float64)
+    and the coefficients (n, 3): scale alpha, offset beta, tilt gamma (the fit of
+    :func:`operando.ir.data.preprocess.fit_drift`, which removes a cell's drift before a model sees it)."""
+    from operando.ir.data.preprocess import fit_drift as fit
+
     wn = np.asarray(wavenumber_cm1, dtype=np.float64)
-    x = (2.0 * wn - wn.min() - wn.max()) / max(float(wn.max() - wn.min()), 1e-300)
-    fitted = np.empty_like(pred)
-    coef = np.empty((len(pred), 3))
-    for i, (y, p) in enumerate(zip(true, pred)):
-        design = np.column_stack([p, np.ones_like(p), x])
-        coef[i], *_ = np.linalg.lstsq(design, y, rcond=None)
-        fitted[i] = design @ coef[i]
-    return fitted, coef
+    return fit(true, pred, (2.0 * wn - wn.min() - wn.max()) / max(float(wn.max() - wn.min()), 1e-300))
 
 
 def remove_drift(true: np.ndarray, pred: np.ndarray, wavenumber_cm1: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ fractions varied) and (ii) each SEI product alone (dried reference films of thre
 thicknesses). Used to learn fixed electrolyte and SEI component spectra; never part of the
 operando benchmark. Every sample is a small "experiment" with protocol ``static``, a constant
 open-circuit voltage of 3.0 V, zero current and full ground truth. Spectra are averaged
-longer than operando ones, so their SNR is higher (log-normal, median 250).
+longer than operando ones, so their SNR is higher (log-normal, median 4,000 true SNR).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from operando.ir.simulate.systems import cell_rng, electrolyte_dict
 
 OPEN_CIRCUIT_V = 3.0
 SPECTRA_PER_SAMPLE = 3
-CALIBRATION_SNR_MEDIAN = 250.0
+CALIBRATION_SNR_MEDIAN = 4000.0
 CALIBRATION_SNR_LOG_SD = 0.3
 REFERENCE_FILM_MOLAR = (1.0, 2.0, 3.0)  # M-eq of product in the sampled volume, per spectrum
 

@@ -120,6 +120,9 @@ def cell_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
 
 
+CONTACT_DRIFT_SD = 0.025  # sd of the contact gain's relative change over an experiment
+
+
 @dataclass(frozen=True)
 class CellVariation:
     """Random per-cell settings: physics (:class:`CellParameters`), current scale, ATR gain,
@@ -129,6 +132,7 @@ class CellVariation:
     current_scale: float
     atr_gain: float
     baseline: tuple[float, ...]  # offset0, offset_drift, slope0, slope_drift, wobble, period_frac, phase
+    contact_drift: float = 0.0  # relative change of the ATR contact gain over the experiment
 
 
 def cell_variation(cell: CellSpec, rng: np.random.Generator) -> CellVariation:
@@ -145,16 +149,19 @@ def cell_variation(cell: CellSpec, rng: np.random.Generator) -> CellVariation:
     surface = float(rng.uniform(0.7, 1.3)) * (1e-6 if cell.system.electrode.startswith("LTO") else 0.0)
     current_scale = float(rng.uniform(0.85, 1.15))
     gain = float(rng.uniform(0.85, 1.15))
-    base = (float(rng.normal(0.0, 0.01)), float(rng.normal(0.0, 0.01)), float(rng.normal(0.0, 0.008)),
-            float(rng.normal(0.0, 0.004)), float(abs(rng.normal(0.0, 0.002))), float(rng.uniform(0.3, 1.0)),
+    # Drift of a real cell (docs/ir/simulator.md, "Baseline, drift and noise"): offsets and tilts of
+    # a few 0.01 A and a contact gain changing by a few per cent over the run.
+    base = (float(rng.normal(0.0, 0.01)), float(rng.normal(0.0, 0.03)), float(rng.normal(0.0, 0.008)),
+            float(rng.normal(0.0, 0.01)), float(abs(rng.normal(0.0, 0.002))), float(rng.uniform(0.3, 1.0)),
             float(rng.uniform(0.0, 2 * np.pi)))
+    contact_drift = float(rng.normal(0.0, CONTACT_DRIFT_SD))
     physics = CellParameters(
         rate_scale=rate_scale, passivation_molar=passivation, series_resistance_kohm=resistance,
         charge_transfer_ma=charge_transfer, polarisation_tau_s=tau,
         polarisation_molar_per_ma=depletion_at_nominal / cell.system.nominal_current_ma,
         capacity_scale=capacity_scale, sei_charge_scale=sei_charge_scale, plating_exchange_ma=plating,
         surface_reactivity_m_per_s=surface)
-    return CellVariation(physics, current_scale, gain, base)
+    return CellVariation(physics, current_scale, gain, base, contact_drift)
 
 
 def cell_program(cell: CellSpec, current_scale: float) -> list[Step]:
