@@ -177,6 +177,31 @@ def test_prefix_correction_recovers_a_gain_and_a_root_time_drift_exactly():
     np.testing.assert_allclose(one.apply(truth[:1], d, t), truth[0] + d)
 
 
+def test_prefix_correction_picks_the_gain_and_leaves_noise_alone():
+    """On noisy cells the prefix decides: a cell whose change is 1.5 times the model's gets the
+    gain (and no drift worth its noise); a cell the model gets right is not 'corrected' into a
+    worse forecast than the re-anchored zero-shot one."""
+    from operando.ir.models.fewshot import prefix_correction
+
+    rng = np.random.default_rng(4)
+    n, width = 40, GRID.size
+    t = 600.0 * np.arange(n)
+    d = np.outer(np.linspace(0, 1, n), np.sin(2 * X) + 0.5 * np.cos(7 * X))
+    for size in (1.5, 1.0):
+        truth = 0.4 + size * d + 0.003 * rng.standard_normal((n, width))
+        fit = prefix_correction(truth[:10], d, t)
+        forecast = fit.apply(truth[:10], d, t)
+        reanchored = truth[9] + d - d[9]
+        error = np.abs(forecast[10:] - truth[10:]).mean()
+        if size == 1.5:
+            assert fit.variant in ("gain", "gain + drift") and fit.gain == pytest.approx(1.5, rel=0.1)
+            assert error < 0.5 * np.abs(reanchored[10:] - truth[10:]).mean()
+        else:
+            assert fit.gain == pytest.approx(1.0, rel=0.1)
+            assert error <= 1.05 * np.abs(reanchored[10:] - truth[10:]).mean()
+        assert np.sqrt(np.mean(fit.drift ** 2)) * np.sqrt(t[-1]) < 0.003  # the drift stays below the noise
+
+
 def test_linear_extrapolation_is_exact_on_lines():
     from operando.ir.models.fewshot import linear_extrapolation
 

@@ -318,8 +318,9 @@ class ForecastModel:
         ``measured``: spectra (paths or Spectrum) measured at steps 1, 2, ... of the profile
         after the static one (few-shot, :mod:`operando.ir.models.fewshot`): those steps are
         the measured spectra, and the rest are the zero-shot forecast corrected on them (a
-        gain of the predicted change and a sqrt(t) drift, fitted per cell), starting from the
-        last measured spectrum; the interval keeps the zero-shot spread around it.
+        gain of the predicted change and a shrunk sqrt(t) drift, chosen on the measured ones;
+        :mod:`operando.ir.models.fewshot`), starting from the last measured spectrum; the
+        interval keeps the zero-shot spread around it.
         ``every_s`` / ``steps`` thin the profile. Raises InputError for malformed inputs.
         """
         from operando.ir.data.experiment import Experiment, ExperimentMeta
@@ -375,7 +376,7 @@ class ForecastModel:
                 anchored.std[:len(prefix)] = 0.0
             few_shot = {"measured_steps": len(prefix),
                         "measured": [str(getattr(m, "source", m)) for m in measured],
-                        "few_shot_gain": correction.gain,
+                        "few_shot_variant": correction.variant, "few_shot_gain": correction.gain,
                         "few_shot_drift_rms_per_sqrt_s": float(np.sqrt(np.mean(correction.drift ** 2)))}
         info = {"format": "operando-forecast", "model": self.name,
                 "run": None if self.run_dir is None else str(self.run_dir),

@@ -8,15 +8,15 @@ For every experiment of a measured dataset (HDF5 from ``operando ir import`` or
   change); with ``K > 1`` re-anchored to the last given spectrum, ``y_{K-1} + (d_m - d_{K-1})``
   with ``d`` the predicted change, so it starts from the latest measurement as persistence does;
 * **few-shot** (``K >= 2``): the model's change corrected on the K given spectra of the cell
-  (:mod:`operando.ir.models.fewshot`: a gain of the predicted change and a rank-1 drift in
-  the square root of time, fitted in closed form);
+  (:mod:`operando.ir.models.fewshot`: re-anchored, a gain of the predicted change, or a gain
+  and a shrunk drift in the square root of time, chosen on the K given spectra);
 * **linear extrapolation** (``K >= 2``): the per-wavenumber straight line in time through the
   K given spectra;
 * **persistence**: the last given spectrum ``y_{K-1}`` repeated (doing nothing).
 
 Units. Each experiment is put on the run's grid and expressed in the units of its first
-spectrum: ``y_m = (a_m - o_0) / s`` for every spectrum, with ``o_0`` and ``s`` the first
-spectrum's baseline level and band scale (:mod:`operando.ir.data.preprocess`; one fixed affine
+spectrum: ``y_m = (a_m - L_0) / s_0`` for every spectrum, with ``L_0`` and ``s_0`` the first
+spectrum's baseline line and band scale (:mod:`operando.ir.data.preprocess`; one fixed affine
 map per experiment, no per-spectrum correction, no clipping), so the errors are those of the
 absorbance as measured, in the units OpIRBench reports (MAE / 1e-2, MSE / 1e-3, RMSE / 1e-2).
 
@@ -120,7 +120,7 @@ def first_spectrum_units(e, preprocess, source: str):
         transform = SpectralTransform.fit(absorbance[:1], preprocess, name=f"experiment {e.name!r}")
     except InputError as err:
         raise InputError(source, err.problem) from None
-    return (absorbance - transform.offset_per_spectrum[0]) / transform.scale, transform
+    return (absorbance - transform.baseline(len(grid))[0]) / transform.scale, transform
 
 
 def score_measured(forecaster, experiments, *, first: int = 1, preprocess=None, seed: int = 0,
@@ -176,7 +176,7 @@ def score_measured(forecaster, experiments, *, first: int = 1, preprocess=None, 
         raise InputError(source, "no experiments to score")
     info = {"first": int(first), "seed": int(seed), "draws_averaged": int(point_draws or POINT_DRAWS),
             "grid_cm1": [preprocess.grid_min_cm1, preprocess.grid_max_cm1, preprocess.n_points],
-            "units": "(absorbance - first spectrum's baseline level) / first spectrum's band scale",
+            "units": "(absorbance - first spectrum's baseline line) / first spectrum's band scale",
             "metric_scales": {m: METRIC_SCALES[m] for m in METRICS}}
     return MeasuredScore(pd.concat(spectra_rows, ignore_index=True), pd.DataFrame(experiment_rows), info)
 
