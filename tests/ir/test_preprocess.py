@@ -28,11 +28,12 @@ def lorentzian(x, centre_cm1, fwhm_cm1):
     return 1.0 / (1.0 + ((x - centre_cm1) / (fwhm_cm1 / 2)) ** 2)
 
 
-def toy_experiment(name="cell", n=6, baseline=None, gain=1.0, noise=0.0, seed=0) -> Experiment:
-    """Instrument axis 700-2100 cm-1 at ~1 cm-1; a solvent band decays, an SEI band grows."""
+def toy_experiment(name="cell", n=6, baseline=None, gain=1.0, noise=0.0, seed=0, last_solvent=0.6) -> Experiment:
+    """Instrument axis 700-2100 cm-1 at ~1 cm-1; a solvent band decays (to ``last_solvent``), an
+    SEI band grows."""
     x = np.linspace(700.0, 2100.0, 1401)
     components = np.stack([0.8 * lorentzian(x, 1775, 15), 0.3 * lorentzian(x, 1650, 20)])
-    conc = np.column_stack([np.linspace(1.0, 0.6, n), np.linspace(0.0, 1.0, n)])
+    conc = np.column_stack([np.linspace(1.0, last_solvent, n), np.linspace(0.0, 1.0, n)])
     baseline = np.zeros(n) if baseline is None else np.asarray(baseline, dtype=float)
     noiseless = gain * (conc @ components) + baseline[:, None]
     measured = noiseless + noise * np.random.default_rng(seed).standard_normal(noiseless.shape)
@@ -89,7 +90,7 @@ def test_resample_rejects_non_monotonic_axis():
 
 
 def test_transform_parameters_in_closed_form():
-    e = toy_experiment(baseline=[0.1, 0.15, 0.2, 0.05, 0.0, -0.1])
+    e = toy_experiment(baseline=[0.1, 0.15, 0.2, 0.05, 0.0, -0.1], last_solvent=0.9)
     out, tf = preprocess_experiment(e)
     # bands are ~0 in far more than 2 % of the window, so the first spectrum's line is its baseline
     assert tf.offset_per_spectrum[0] == pytest.approx(0.1, abs=2e-3) and abs(tf.tilt_per_spectrum[0]) < 2e-3
@@ -106,6 +107,7 @@ def test_transform_parameters_in_closed_form():
     for m in range(1, 6):
         design = np.column_stack([grid[0], np.ones(601), window_coordinate(601)])
         (k, c, d), *_ = np.linalg.lstsq(design, grid[m], rcond=None)
+        assert 0.8 < k < 1.25  # inside the range that counts as drift
         assert tf.scale_per_spectrum[m] == pytest.approx(k * tf.scale, rel=1e-9)
         assert tf.offset_per_spectrum[m] == pytest.approx(c + k * tf.offset_per_spectrum[0], abs=1e-9)
         assert tf.tilt_per_spectrum[m] == pytest.approx(d + k * tf.tilt_per_spectrum[0], abs=1e-9)
@@ -131,8 +133,8 @@ def test_quantile_line_is_the_check_loss_minimum():
 
 
 def test_normalisation_removes_per_spectrum_drift_and_keeps_the_chemistry():
-    plain, _ = preprocess_experiment(toy_experiment())
-    drifted = toy_experiment(baseline=[0.3, -0.2, 0.5, 0.1, 0.0, 0.7], gain=2.5)
+    plain, _ = preprocess_experiment(toy_experiment(last_solvent=0.9))
+    drifted = toy_experiment(baseline=[0.3, -0.2, 0.5, 0.1, 0.0, 0.7], gain=2.5, last_solvent=0.9)
     x = window_coordinate(len(drifted.wavenumber_cm1))
     contact = np.array([1.0, 1.03, 0.97, 1.05, 0.99, 1.02])  # a few per cent from spectrum to spectrum
     tilt = np.array([0.0, 0.01, -0.02, 0.005, 0.03, -0.01])
@@ -144,11 +146,19 @@ def test_normalisation_removes_per_spectrum_drift_and_keeps_the_chemistry():
     assert plain.absorbance[-1, i] > plain.absorbance[0, i] + 0.2
 
 
-def test_a_later_spectrum_unlike_the_first_is_an_input_error():
+def test_a_later_spectrum_unlike_the_first_gets_a_bounded_scale():
+    """A spectrum that is no drifted copy of the first (its least-squares scale against it is
+    negative) keeps the scale bound and the offset and tilt refitted with it."""
     e = toy_experiment()
-    e.absorbance[3] = -e.absorbance[3]
-    with pytest.raises(InputError, match="experiment 'cell': spectrum 3 is not a positive multiple of the first"):
-        preprocess_experiment(e)
+    e.absorbance[3] = 0.2 - e.absorbance[3]
+    out, tf = preprocess_experiment(e)
+    assert tf.scale_per_spectrum[3] == pytest.approx(PreprocessConfig().drift_scale_min * tf.scale)
+    grid = resample(e.wavenumber_cm1, e.absorbance, COMMON_GRID_CM1)
+    x = window_coordinate(601)
+    (c, d), *_ = np.linalg.lstsq(np.column_stack([np.ones(601), x]), grid[3] - 0.8 * grid[0], rcond=None)
+    assert tf.offset_per_spectrum[3] == pytest.approx(c + 0.8 * tf.offset_per_spectrum[0])
+    assert tf.tilt_per_spectrum[3] == pytest.approx(d + 0.8 * tf.tilt_per_spectrum[0])
+    assert np.isfinite(out.absorbance).all()
 
 
 def test_inverse_undoes_apply_where_not_clipped():

@@ -17,7 +17,9 @@ per spectrum, deterministically and invertibly (formulae also in docs/ir/data.md
 3. **Every later spectrum: drift against the first.** Spectrum ``m`` is fitted by least squares
    as ``a_m ~ k_m a_0 + c_m + d_m x`` (:func:`fit_drift`), and its scale ``k_m``, offset ``c_m``
    and tilt ``d_m`` are removed before it is mapped like the first: in one step,
-   ``L_m = c_m + k_m L_0`` and ``s_m = k_m s_0``. What is removed is exactly the part of the
+   ``L_m = c_m + k_m L_0`` and ``s_m = k_m s_0``. A scale outside [0.8, 1.25] is not drift but
+   a spectrum that changed a lot (the least-squares scale then shrinks towards 0): it is
+   bounded to that range and the offset and tilt are refitted with it. What is removed is exactly the part of the
    change that is a multiple of the first spectrum plus a line; chemistry that changes the
    bands relative to each other is kept.
 4. **Clipping** of the normalised spectra to ``[clip_min, clip_max] = [-0.5, 1.5]`` to bound
@@ -58,8 +60,10 @@ class PreprocessConfig:
     clip_min: float = -0.5  # normalised units (every spectrum peaks at about 1)
     clip_max: float = 1.5
     offset_quantile: float = 0.02  # the quantile of the per-spectrum baseline line
-    scale_quantile: float = 0.995  # near-maximum of each baseline-corrected spectrum
-    min_scale: float = 1e-9  # a spectrum flatter than this cannot be normalised
+    scale_quantile: float = 0.995  # near-maximum of the first, baseline-corrected spectrum
+    drift_scale_min: float = 0.8  # the range of a later spectrum's scale against the first that
+    drift_scale_max: float = 1.25  # counts as drift (contact, source); beyond it, the bound is used
+    min_scale: float = 1e-9  # a first spectrum flatter than this cannot be normalised
 
     @property
     def grid(self) -> np.ndarray:
@@ -167,11 +171,13 @@ class SpectralTransform:
                              "cannot be normalised; expected absorbance bands in that window")
         _, coef = fit_drift(a[1:], np.broadcast_to(a[0], a[1:].shape), x)
         k, c, d = (np.concatenate([[first], coef[:, i]]) for i, first in enumerate((1.0, 0.0, 0.0)))
-        bad = np.flatnonzero(~(k * s0 >= config.min_scale))
-        if bad.size:
-            raise InputError(None, f"{name}: spectrum {int(bad[0])} is not a positive multiple of the first plus a "
-                             f"line (scale {float(k[bad[0]]):.3g} against it), so its drift cannot be removed; "
-                             "expected spectra of the same cell")
+        # A fitted scale far from 1 is not contact drift but a spectrum that changed a lot (its
+        # least-squares scale against the first shrinks towards 0): bound it, refit offset and tilt.
+        bounded = np.clip(k, config.drift_scale_min, config.drift_scale_max)
+        for m in np.flatnonzero(bounded != k):
+            (c[m], d[m]), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(x), x]), a[m] - bounded[m] * a[0],
+                                               rcond=None)
+        k = bounded
         offset, tilt, scale = c + k * o0[0], d + k * t0[0], k * s0
         return cls(offset_per_spectrum=offset, tilt_per_spectrum=tilt, scale_per_spectrum=scale,
                    clip_min=config.clip_min, clip_max=config.clip_max, offset_quantile=config.offset_quantile,
