@@ -445,3 +445,35 @@ def test_a_voltage_csv_with_other_column_names_shows_its_header_split_by_its_own
         log.write_text(delimiter.join(["t", "E"]) + "\n0" + delimiter + "1\n1" + delimiter + "2\n")
         with pytest.raises(InputError, match="its header is 't', 'E'"):
             read_voltage_profile(log)
+
+
+def test_a_shipped_run_is_checked_then_loaded_and_the_default_says_how_to_rebuild(run_dir, files, tmp_path, monkeypatch,
+                                                                                   capsys):
+    """ship_run copies what forecasting reads and hashes it; loading a shipped model checks the
+    hashes first (a changed weight file is refused, never replaced by random weights); with no
+    shipped default, `operando ir forecast` without --run names the folder and the rebuild command."""
+    from operando.ir.models import shipped
+
+    root = tmp_path / "shipped"
+    folder = shipped.ship_run(run_dir, "tiny", "operando ir train --config tiny.toml", root=root)
+    assert shipped.shipped_names(root) == ["tiny"]
+    assert {p.name for p in folder.iterdir()} == {*shipped.SHIPPED_FILES, "manifest.json"}
+    assert not list(root.glob(".tiny.*"))
+    model = operando.ir.load_model(shipped.shipped_run("tiny", root))
+    ours = model.forecast(files["csv"], files["voltage"], files["meta"], steps=3)
+    theirs = operando.ir.load_model(run_dir).forecast(files["csv"], files["voltage"], files["meta"], steps=3)
+    np.testing.assert_array_equal(ours.mean, theirs.mean)
+    weights = folder / "ema.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(InputError, match=r"ema\.safetensors: SHA-256 .* rebuild it with `operando ir train --config tiny\.toml`"):
+        shipped.shipped_run("tiny", root)
+    # the package's own default, pointed at an empty folder: one error, nothing written
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "empty")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setattr(shipped.shipped_run, "__defaults__", (shipped.DEFAULT_MODEL, tmp_path / "empty"))
+    out = tmp_path / "f"
+    code = main(["ir", "forecast", "--spectrum", str(files["csv"]), "--voltage", str(files["voltage"]),
+                 "--meta", str(files["meta"]), "-o", str(out)])
+    assert code != 0
+    assert "no shipped model 'abcc-default'" in capsys.readouterr().err
+    no_trace(out)

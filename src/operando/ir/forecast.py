@@ -545,11 +545,17 @@ def _draw_chunks(forecaster, context, n: int, seed: int, method: str):
         yield draw(context, np.arange(start, min(start + chunk, k)), n_samples=n, seed=chunk_seed)
 
 
-def load_model(run_dir: str | Path) -> ForecastModel:
-    """The trained forecaster of a run folder (from ``operando ir train``), ready to forecast.
+def load_model(run_dir: str | Path | None = None) -> ForecastModel:
+    """The trained forecaster of a run folder (from ``operando ir train``), ready to forecast;
+    without one, the shipped default (:mod:`operando.ir.models.shipped`, hashes checked first).
 
-    Raises InputError when the folder is missing, unfinished or damaged.
+    Raises InputError when the folder is missing, unfinished or damaged, or a shipped file is
+    missing or fails its hash (naming the file and the command that rebuilds it).
     """
+    if run_dir is None:
+        from operando.ir.models.shipped import shipped_run
+
+        run_dir = shipped_run()
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(run_dir, "no such run folder; train a model with `operando ir train --config ...`")

@@ -3,7 +3,7 @@
 Reads the static spectrum ``--spectrum FILE`` (Bruker OPUS, JCAMP-DX, CSV/TXT; absorbance
 covering 800-2000 cm-1), the voltage profile ``--voltage FILE`` (EC-Lab .mpt/.mpr, or a CSV
 with 'Time [s]', 'Voltage [V]' and optionally 'Current [mA]') and ``--meta experiment.json``,
-and lets the trained model of ``--run RUN`` forecast the spectrum at every step of the profile
+and lets the trained model of ``--run RUN`` (default: the shipped forecaster) forecast the spectrum at every step of the profile
 (thinned with --every or --steps). Writes into ``-o DIR``, all at once: forecast_mean.csv
 (absorbance; with --samples also forecast_std/low/high.csv, the 90% interval), steps.csv,
 forecast.json and the heatmap / stage plots.
@@ -18,7 +18,8 @@ from operando.atomic import FORCE_HELP
 def register(sub) -> None:
     p = sub.add_parser("forecast", help="forecast the operando sequence of your cell from one static spectrum",
                        description=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--run", required=True, type=Path, metavar="RUN", help="run folder from `operando ir train`")
+    p.add_argument("--run", type=Path, default=None, metavar="RUN",
+                   help="run folder from `operando ir train` (default: the shipped ABCC forecaster)")
     p.add_argument("--spectrum", required=True, type=Path, metavar="FILE",
                    help="static spectrum before cycling (OPUS, JCAMP-DX, CSV/TXT)")
     p.add_argument("--voltage", required=True, type=Path, metavar="FILE",
@@ -56,7 +57,7 @@ def run(args) -> int:
     t, v = result.time_s, result.voltage_v
     draws = (f"{result.info['samples']} draws, 90% interval" if result.info["samples"]
              else f"mean of {result.info['draws_averaged']} draws")
-    print(f"{model.name} from {args.run}: {result.n_steps} steps, t = {t[0]:g} .. {t[-1]:g} s, "
+    print(f"{model.name} from {model.run_dir}: {result.n_steps} steps, t = {t[0]:g} .. {t[-1]:g} s, "
           f"{v.min():.3g} .. {v.max():.3g} V ({draws}, seed {result.info['seed']})")
     if args.measured:
         print(f"few-shot: steps 0..{len(args.measured)} are the measured spectra; the rest corrected on them "
@@ -66,7 +67,7 @@ def run(args) -> int:
     if result.info["smoke_run"]:
         from operando.ir.smoke import SMOKE_NOTE
 
-        print(f"WARNING: {args.run} is from a {SMOKE_NOTE}; this forecast means nothing (marked in forecast.json)")
+        print(f"WARNING: {model.run_dir} is from a {SMOKE_NOTE}; this forecast means nothing (marked in forecast.json)")
     if not result.info["profile_has_current"]:
         print(f"note: {args.voltage} has no current column; the model was conditioned on zero current")
     print(f"wrote {args.output}/: forecast_mean.csv" + (", forecast_std.csv, forecast_low.csv, forecast_high.csv"
