@@ -25,8 +25,8 @@ def main():
     mu = render_stack(truth.fields[tr.SOC], model, cfg)["mu"]
     fit = soc_metrics(S.soc_linear_combination(mu, model), truth, model)["rmse_two_phase"]
     soc_hat, sigma = S.train_soc_network(model, snr=50.0).predict(mu)
-    print("depth_step_sd lateral_step_sd time_curvature_sd  ratio  reaction-front error [px]")
-    for d, l, t in itertools.product((0.01, 0.02, 0.04), (0.02, 0.05), (0.005, 0.01, 0.02)):
+    print("depth_step_sd lateral_step_sd time_curvature_sd  ratio  reaction-front error [px]  (time: per duration^2; /529 per frame)")
+    for d, l, t in itertools.product((0.01, 0.02, 0.04), (0.02, 0.05), (2.6, 5.3, 10.6)):
         s = S.regularise_soc_maps(soc_hat, sigma, fr[tr.TIME], fr[tr.CURRENT], em.capacity_C_m3, truth.dx,
                                   S.SOCPrior(d, l, t))
         m = soc_metrics(s, truth, model)

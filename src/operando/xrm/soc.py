@@ -145,13 +145,20 @@ def charge_conservation_error(soc, times, current, capacity_C_m3, dx):
 @dataclass
 class SOCPrior:
     """Physics regularisation of SOC maps: prior standard deviations (SOC units) of the differences
-    between neighbouring pixels in depth and laterally, and of the curvature in time (second
-    difference between consecutive frames). Chosen on a tuning truth that is not a bench condition
-    (1 M, 1.5C, porosity seed 1; see docs/xrm/design.md)."""
+    between neighbouring pixels in depth and laterally, and of the second time derivative in SOC per
+    (record duration)^2; the second difference between frames is allowed that times (mean frame
+    spacing / duration)^2 = 1 / (frames - 1)^2, so the prior means the same whatever the number of frames (5.3 gives 0.01
+    per frame at 24 frames). Chosen on a tuning truth that is not a bench condition (1 M, 1.5C,
+    porosity seed 1, 24 frames; see docs/xrm/design.md)."""
 
     depth_step_sd: float = 0.04
     lateral_step_sd: float = 0.05
-    time_curvature_sd: float = 0.01
+    time_curvature_sd: float = 5.3
+
+    def per_frame_curvature_sd(self, n_frames: int) -> float:
+        """The prior std of the second difference of SOC between consecutive frames of a record of
+        ``n_frames`` (mean spacing = duration / (n_frames - 1))."""
+        return self.time_curvature_sd / max(n_frames - 1, 1) ** 2
 
 
 @dataclass
@@ -274,7 +281,7 @@ def regularise_soc_maps(soc_hat, sigma, times, current, capacity_C_m3, dx, prior
     eye = sp.identity
     terms = []
     if n_f >= 3:
-        terms.append(sp.kron(_difference(n_f, 2), eye(n_d * n_l)) / prior.time_curvature_sd)
+        terms.append(sp.kron(_difference(n_f, 2), eye(n_d * n_l)) / prior.per_frame_curvature_sd(n_f))
     if n_d >= 2:
         terms.append(sp.kron(sp.kron(eye(n_f), _difference(n_d, 1)), eye(n_l)) / prior.depth_step_sd)
     if n_l >= 2:
