@@ -216,8 +216,11 @@ def render_results(record: dict, command: str, record_path: str = "benchmarks/xr
     for cr in sorted({r["c_rate"] for r in rows}):
         t = kappa_ordering(rows, cr, "kappa_true_mean")
         e = kappa_ordering(rows, cr, "kappa_est_mean")
+        true = sorted(r["mrf"]["0"]["kappa_true_mean"] for r in rows if r["c_rate"] == cr)
+        gap = min((b / a - 1 for a, b in zip(true, true[1:])), default=float("nan"))
         L.append(f"- {cr:g}C: truth {' > '.join(t)}; inferred {' > '.join(e)} "
-                 f"({'same' if t == e else 'DIFFERENT'} order)")
+                 f"({'same' if t == e else 'DIFFERENT'} order; the closest two true means differ by "
+                 f"{100 * gap:.1f} %)")
     L += ["", f"![kappa]({fig_rel}/kappa_inferred_vs_true.png)", ""]
     soc_rows = [r for r in rows if "soc" in r]
     if soc_rows:
