@@ -250,8 +250,8 @@ def _ordering_same(rows, c_rate, mrf_of) -> bool:
 def _goal_columns(rows):
     """(label, soc-by-row, mrf-by-row) for every SNR and frame stride measured."""
     cols = [(f"SNR {snr}", lambda r, s=snr: r["soc"][s], lambda r, s=snr: r["mrf_from_soc"][s])
-            for snr in rows[0]["soc"]]
-    for stride, v in rows[0].get("soc_frames", {}).items():
+            for snr in sorted(rows[0]["soc"], key=float)]
+    for stride, v in sorted(rows[0].get("soc_frames", {}).items(), key=lambda kv: int(kv[0])):
         cols.append((f"SNR 50, {v['n_frames']} frames", lambda r, s=stride: r["soc_frames"][s]["soc"],
                      lambda r, s=stride: r["soc_frames"][s]["mrf"]))
     return cols
@@ -268,7 +268,7 @@ def soc_section(rows) -> list[str]:
          "front error max [px] (reaction / level per column / level of profile) | time [s] |",
          "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        for snr, methods in r["soc"].items():
+        for snr, methods in sorted(r["soc"].items(), key=lambda kv: float(kv[0])):
             for name, m in methods.items():
                 L.append(f"| {r['condition']} | {snr} | {name} | {m['rmse']:.4f} | {m['rmse_two_phase']:.4f} | "
                          f"{100 * m['charge_error']:.2f} % | {m.get('front_error_reaction_px', float('nan')):.1f} / "
@@ -300,7 +300,7 @@ def soc_section(rows) -> list[str]:
           "| condition | SNR | SOC from | SOC noise told | j rel L2 | i_e rel L2 | phi_e rel L2 | log kappa err median "
           "| kappa geometric mean true / inferred [S/m] |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        for snr, methods in r.get("mrf_from_soc", {}).items():
+        for snr, methods in sorted(r.get("mrf_from_soc", {}).items(), key=lambda kv: float(kv[0])):
             for name, m in methods.items():
                 L.append(f"| {r['condition']} | {snr} | {name} | {m.get('soc_sigma', float('nan')):.4f} | "
                          f"{m['j_rel_l2']:.3f} | {m['ionic_rel_l2']:.3f} | {m['phi_e_rel_l2']:.3f} | "
