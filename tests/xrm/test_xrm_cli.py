@@ -22,8 +22,8 @@ def test_parser_from_verb_modules_has_every_verb_with_a_func():
     sub = parser.add_subparsers(dest="command")
     for name in VERB_MODULES:
         importlib.import_module(f"operando.xrm.cli.{name}").register(sub)
-    assert VERB_MODULES == ["simulate", "infer", "bench"]
-    for verb, extra in (("simulate", ["-o", "x.h5"]), ("infer", ["maps.h5", "-o", "y.h5"]), ("bench", [])):
+    assert VERB_MODULES == ["simulate", "infer", "bench", "train"]
+    for verb, extra in (("simulate", ["-o", "x.h5"]), ("infer", ["maps.h5", "-o", "y.h5"]), ("bench", []), ("train", [])):
         args = parser.parse_args([verb, *extra])
         assert callable(args.func)
 

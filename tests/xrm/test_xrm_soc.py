@@ -90,7 +90,7 @@ def test_charge_conservation_penalty_zero_for_conserving_map_and_positive_otherw
 def test_prnn_runs_small_and_is_seeded(model):
     soc, t, i, Q, dx = _conserving_map(n_f=4, n_d=6, n_l=2)
     mu = rd.render_stack(soc, model, rd.RenderConfig(snr=100))["mu"]
-    kw = dict(snr=100, n_train=500, epochs=15)
+    kw = dict(snr=100, n_train=500, n_calibrate=500, epochs=15)
     a = S.soc_prnn(mu, model, t, i, Q, dx, **kw)
     b = S.soc_prnn(mu, model, t, i, Q, dx, **kw)
     assert a.shape == soc.shape and np.all((a >= 0) & (a <= 1))
@@ -121,3 +121,56 @@ def test_the_shipped_end_member_is_the_one_its_source_names():
     energy, mu = np.array(d["x"]), np.array(d["y"])
     assert len(energy) == 100 and energy[0] == pytest.approx(7713.2, abs=0.05) and energy[-1] == pytest.approx(7768.4, abs=0.05)
     assert mu.max() == pytest.approx(1.97, abs=0.01) and energy[mu.argmax()] == pytest.approx(7730.3, abs=0.1)
+
+
+def test_regularised_maps_conserve_charge_and_average_out_pixel_noise():
+    """The physics regularisation of the network's maps: the stored charge follows the current
+    exactly, and on a smooth truth the per-pixel noise (and a per-frame offset, the energy jitter's
+    signature) mostly goes."""
+    n_f, n_d, n_l = 8, 12, 6
+    soc, t, i, Q, dx = _conserving_map(n_f, n_d, n_l, I=-10.0)
+    rng = np.random.default_rng(0)
+    noisy = soc + rng.normal(0, 0.05, soc.shape) + rng.normal(0, 0.03, (n_f, 1, 1))
+    out = S.regularise_soc_maps(noisy, np.full(soc.shape, 0.05), t, i, Q, dx)
+    assert S.charge_conservation_penalty(np.clip(soc, 0, 1), t, i, Q, dx) < 1e-20  # truth inside [0, 1]
+    assert S.charge_conservation_penalty(out, t, i, Q, dx) < 1e-12
+    assert S.charge_conservation_penalty(noisy, t, i, Q, dx) > 1e-3
+    rmse = lambda a: float(np.sqrt(np.mean((a - soc) ** 2)))  # noqa: E731
+    assert rmse(out) < 0.25 * rmse(noisy)
+    # a pixel said to be 100x more certain pulls its own estimate towards its observation
+    sigma = np.full(soc.shape, 0.05)
+    sigma[4, 6, 3] = 5e-4
+    noisy[4, 6, 3] = soc[4, 6, 3] + 0.2
+    pulled = S.regularise_soc_maps(noisy, sigma, t, i, Q, dx)
+    assert pulled[4, 6, 3] - out[4, 6, 3] > 0.1
+
+
+def test_network_error_model_is_calibrated(model):
+    """The network's stated per-pixel error matches its actual error on fresh rendered spectra."""
+    net = S.train_soc_network(model, snr=50, n_train=3000, n_calibrate=2000, epochs=300, seed=0)
+    rng = np.random.default_rng(5)
+    mu, soc = S._rendered_spectra(model, 3000, rng, snr=50, jitter_eV=0.2, thickness_sigma=0.25, background=1.0)
+    pred, sigma = net.predict(mu[:, None, None, :])
+    z = (pred[:, 0, 0] - soc) / sigma[:, 0, 0]
+    assert 0.7 < float(np.sqrt(np.mean(z ** 2))) < 1.4
+
+
+def test_reaction_front_is_the_centroid_of_the_soc_gained():
+    from operando.xrm.metrics import front_error_reaction_px
+    from operando.xrm.physics import reaction_front_depth
+
+    soc = np.zeros((3, 10, 2))
+    soc[1, 2] = 0.4  # interval 0: all gain at depth pixel 2
+    soc[2, 2], soc[2, 6] = 0.4, 0.4  # interval 1: all gain at pixel 6
+    np.testing.assert_allclose(reaction_front_depth(soc), [2.5, 6.5])
+    shifted = np.roll(soc, 1, axis=1)
+    assert front_error_reaction_px(shifted, soc) == pytest.approx(1.0)
+
+
+def test_soc_noise_estimate_is_truth_free_and_right():
+    from operando.xrm.soc_study import estimate_soc_noise
+
+    smooth = np.linspace(0, 1, 40)[None, None, :] * np.ones((5, 8, 1))
+    noise = np.random.default_rng(1).normal(0, 0.03, smooth.shape)
+    assert estimate_soc_noise(smooth) < 1e-9
+    assert estimate_soc_noise(smooth + noise) == pytest.approx(0.03, rel=0.15)

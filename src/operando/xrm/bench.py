@@ -216,36 +216,113 @@ def render_results(record: dict, command: str, record_path: str = "benchmarks/xr
     for cr in sorted({r["c_rate"] for r in rows}):
         t = kappa_ordering(rows, cr, "kappa_true_mean")
         e = kappa_ordering(rows, cr, "kappa_est_mean")
+        true = sorted(r["mrf"]["0"]["kappa_true_mean"] for r in rows if r["c_rate"] == cr)
+        gap = min((b / a - 1 for a, b in zip(true, true[1:])), default=float("nan"))
         L.append(f"- {cr:g}C: truth {' > '.join(t)}; inferred {' > '.join(e)} "
-                 f"({'same' if t == e else 'DIFFERENT'} order)")
+                 f"({'same' if t == e else 'DIFFERENT'} order; the closest two true means differ by "
+                 f"{100 * gap:.1f} %)")
     L += ["", f"![kappa]({fig_rel}/kappa_inferred_vs_true.png)", ""]
     soc_rows = [r for r in rows if "soc" in r]
     if soc_rows:
-        L += ["## SOC inference from rendered Co K-edge spectra", "",
-              "| condition | SNR | method | SOC RMSE | RMSE in two-phase window | charge-conservation error | "
-              "front error max [px] (per column / lateral-mean profile) |", "|---|---|---|---|---|---|---|"]
-        for r in soc_rows:
-            for snr, methods in r["soc"].items():
-                for name, m in methods.items():
-                    L.append(f"| {r['condition']} | {snr} | {name} | {m['rmse']:.4f} | {m['rmse_two_phase']:.4f} | "
-                             f"{100 * m['charge_error']:.2f} % | {m['front_error_px']:.1f} / "
-                             f"{m.get('front_error_profile_px', float('nan')):.1f} |")
-        L += ["", "Goal check at SNR 50 (two-phase RMSE of the network at most half the per-pixel fit's):", ""]
-        for r in soc_rows:
-            m = r["soc"].get("50", {})
-            if "PRNN" in m and "linear-combination fit" in m:
-                a, b = m["PRNN"]["rmse_two_phase"], m["linear-combination fit"]["rmse_two_phase"]
-                L.append(f"- {r['condition']}: PRNN {a:.4f} vs fit {b:.4f}: ratio {a / b:.2f} "
-                         f"({'met' if a <= 0.5 * b else 'NOT met'})")
-        L += ["", "## Full pipeline: Kirchhoff MRF on SOC inferred from SNR-50 spectra", "",
-              "| condition | SOC from | j rel L2 | i_e rel L2 | phi_e rel L2 | log kappa err median |",
-              "|---|---|---|---|---|---|"]
-        for r in soc_rows:
-            for name, m in r.get("mrf_from_soc", {}).items():
-                L.append(f"| {r['condition']} | {name} | {m['j_rel_l2']:.3f} | {m['ionic_rel_l2']:.3f} | "
-                         f"{m['phi_e_rel_l2']:.3f} | {m['log_kappa_err_median']:.3f} |")
-        L.append("")
+        L += soc_section(soc_rows)
     return "\n".join(L) + "\n"
+
+
+GOALS = (  # name, test on (soc metrics by method, mrf metrics by method); None when not measured
+    ("SOC RMSE in two-phase window <= 0.5 x fit",
+     lambda soc, mrf: soc["PRNN"]["rmse_two_phase"] <= 0.5 * soc["linear-combination fit"]["rmse_two_phase"]),
+    ("charge-conservation error < 2 %", lambda soc, mrf: soc["PRNN"]["charge_error"] < 0.02),
+    ("reaction-front error <= 2 px", lambda soc, mrf: soc["PRNN"]["front_error_reaction_px"] <= 2.0),
+    ("MRF j rel L2 < 0.2", lambda soc, mrf: mrf["PRNN"]["j_rel_l2"] < 0.2),
+    ("MRF phi_e rel L2 < 0.15", lambda soc, mrf: mrf["PRNN"]["phi_e_rel_l2"] < 0.15),
+    ("MRF log kappa err < 0.3", lambda soc, mrf: mrf["PRNN"]["log_kappa_err_median"] < 0.3),
+)
+
+
+def _ordering_same(rows, c_rate, mrf_of) -> bool:
+    """Whether the MRF's geometric-mean kappa orders the salts at ``c_rate`` as the truth does."""
+    sel = [r for r in rows if r["c_rate"] == c_rate]
+    true = sorted(sel, key=lambda r: -mrf_of(r)["kappa_true_mean"])
+    est = sorted(sel, key=lambda r: -mrf_of(r)["kappa_est_mean"])
+    return [r["salt_M"] for r in true] == [r["salt_M"] for r in est]
+
+
+def _goal_columns(rows):
+    """(label, soc-by-row, mrf-by-row) for every SNR and frame stride measured."""
+    cols = [(f"SNR {snr}", lambda r, s=snr: r["soc"][s], lambda r, s=snr: r["mrf_from_soc"][s])
+            for snr in sorted(rows[0]["soc"], key=float)]
+    for stride, v in sorted(rows[0].get("soc_frames", {}).items(), key=lambda kv: int(kv[0])):
+        cols.append((f"SNR 50, {v['n_frames']} frames", lambda r, s=stride: r["soc_frames"][s]["soc"],
+                     lambda r, s=stride: r["soc_frames"][s]["mrf"]))
+    return cols
+
+
+def soc_section(rows) -> list[str]:
+    """The SOC and full-pipeline part of the results page, with goal checks and the breakdown."""
+    L = ["## SOC inference from rendered Co K-edge spectra", "",
+         "PRNN: the per-pixel network, then the maps regularised by spatial continuity, smooth evolution in "
+         "time and charge conservation (operando.xrm.soc). Front errors, largest over frames: the reaction "
+         "front (depth centroid of the SOC gained per interval), the level crossing (SOC = half the final "
+         "mean) per column, and of the lateral-mean profile.", "",
+         "| condition | SNR | method | SOC RMSE | RMSE in two-phase window | charge-conservation error | "
+         "front error max [px] (reaction / level per column / level of profile) | time [s] |",
+         "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for snr, methods in sorted(r["soc"].items(), key=lambda kv: float(kv[0])):
+            for name, m in methods.items():
+                L.append(f"| {r['condition']} | {snr} | {name} | {m['rmse']:.4f} | {m['rmse_two_phase']:.4f} | "
+                         f"{100 * m['charge_error']:.2f} % | {m.get('front_error_reaction_px', float('nan')):.1f} / "
+                         f"{m['front_error_px']:.1f} / {m.get('front_error_profile_px', float('nan')):.1f} | "
+                         f"{m.get('seconds', float('nan')):.1f} |")
+    L += ["", "Front references per condition (truth only): the reaction-front error of a uniform reaction "
+          "(centroid at mid-depth in every interval), and how far an SOC error of 0.01 moves the level-crossing "
+          "front at worst (0.01 over the truth profile's slope there): why the level crossing is not the "
+          "front the goal is checked on.", ""]
+    for r in rows:
+        fr = r.get("front_reference")
+        if fr:
+            L.append(f"- {r['condition']}: uniform reaction {fr['uniform_reaction_px']:.1f} px; level crossing "
+                     f"moves {fr['level_sensitivity_px_per_0.01']:.1f} px per 0.01 SOC")
+    L += ["", "Goal check at SNR 50 (network two-phase RMSE at most half the per-pixel fit's; charge error; "
+          "reaction front):", ""]
+    for r in rows:
+        m = r["soc"].get("50", {})
+        if "PRNN" in m and "linear-combination fit" in m:
+            a, b = m["PRNN"]["rmse_two_phase"], m["linear-combination fit"]["rmse_two_phase"]
+            c, f = m["PRNN"]["charge_error"], m["PRNN"].get("front_error_reaction_px", float("nan"))
+            L.append(f"- {r['condition']}: PRNN {a:.4f} vs fit {b:.4f}: ratio {a / b:.2f} "
+                     f"({'met' if a <= 0.5 * b else 'NOT met'}); charge {100 * c:.2f} % "
+                     f"({'met' if c < 0.02 else 'NOT met'}); reaction front {f:.1f} px "
+                     f"({'met' if f <= 2.0 else 'NOT met'})")
+    L += ["", "## Full pipeline: Kirchhoff MRF on SOC inferred from spectra", "",
+          "The MRF is told the SOC noise it sees from the maps alone (robust std of lateral second "
+          "differences, at least 0.005), never from the truth.", "",
+          "| condition | SNR | SOC from | SOC noise told | j rel L2 | i_e rel L2 | phi_e rel L2 | log kappa err median "
+          "| kappa geometric mean true / inferred [S/m] |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for snr, methods in sorted(r.get("mrf_from_soc", {}).items(), key=lambda kv: float(kv[0])):
+            for name, m in methods.items():
+                L.append(f"| {r['condition']} | {snr} | {name} | {m.get('soc_sigma', float('nan')):.4f} | "
+                         f"{m['j_rel_l2']:.3f} | {m['ionic_rel_l2']:.3f} | {m['phi_e_rel_l2']:.3f} | "
+                         f"{m['log_kappa_err_median']:.3f} | {m['kappa_true_mean']:.4f} / {m['kappa_est_mean']:.4f} |")
+    cols = _goal_columns(rows)
+    c_rates = sorted({r["c_rate"] for r in rows})
+    L += ["", "## Breakdown point: conditions meeting each goal (PRNN, then the MRF on its maps)", "",
+          "| goal | " + " | ".join(c[0] for c in cols) + " |", "|---|" + "---|" * len(cols)]
+    for label, test in GOALS:
+        cells = [f"{sum(bool(test(s(r), m(r))) for r in rows)}/{len(rows)}" for _, s, m in cols]
+        L.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = [f"{sum(_ordering_same(rows, c, lambda r, m=m: m(r)['PRNN']) for c in c_rates)}/{len(c_rates)} C-rates"
+             for _, _, m in cols]
+    L.append("| kappa ordering over salts as the truth | " + " | ".join(cells) + " |")
+    L += ["", "Where each goal is lost: the columns in which some condition misses it.", ""]
+    for label, test in GOALS:
+        lost = [c[0] for c in cols if not all(test(c[1](r), c[2](r)) for r in rows)]
+        L.append(f"- {label}: {'kept in every column' if not lost else 'missed in ' + ', '.join(lost)}")
+    lost = [c[0] for c in cols if not all(_ordering_same(rows, cr, lambda r, m=c[2]: m(r)["PRNN"]) for cr in c_rates)]
+    L.append(f"- kappa ordering: {'kept in every column' if not lost else 'missed in ' + ', '.join(lost)}")
+    L.append("")
+    return L
 
 
 def write_record_and_page(record: dict, record_path: Path, results_path: Path, command: str) -> None:

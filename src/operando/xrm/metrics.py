@@ -56,3 +56,24 @@ def front_error_profile_px(soc_est, soc_true, level: float = 0.5) -> float:
     a = soc_front_depth(np.asarray(soc_est).mean(axis=-1, keepdims=True), level)[:, 0]
     b = soc_front_depth(np.asarray(soc_true).mean(axis=-1, keepdims=True), level)[:, 0]
     return float(np.max(np.abs(a - b)))
+
+
+def front_error_reaction_px(soc_est, soc_true) -> float:
+    """Largest per-interval error [pixels] of the reaction-front depth (centroid of the SOC gained)."""
+    from operando.xrm.physics import reaction_front_depth
+
+    return float(np.max(np.abs(reaction_front_depth(soc_est) - reaction_front_depth(soc_true))))
+
+
+def level_front_sensitivity_px(soc_true, level: float, soc_error: float = 0.01) -> float:
+    """How far [pixels] an SOC error of ``soc_error`` moves the level-crossing front of the
+    lateral-mean profile, at worst over the frames where the truth crosses ``level`` inside the map
+    (``soc_error`` over the profile's depth slope there): the conditioning of that front definition."""
+    prof = np.asarray(soc_true, float).mean(axis=-1)  # (frame, depth)
+    worst = 0.0
+    for p in prof:
+        below = np.nonzero(p < level)[0]
+        if below.size and below[0] > 0:
+            k = int(below[0])
+            worst = max(worst, soc_error / max(abs(p[k - 1] - p[k]), 1e-12))
+    return worst

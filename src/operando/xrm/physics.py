@@ -146,6 +146,20 @@ def soc_front_depth(soc, level=0.5):
     return out
 
 
+def reaction_front_depth(soc):
+    """Per interval between frames: the depth [pixels from the separator side, pixel centres at
+    k + 0.5] of the centroid of the reaction, i.e. of the SOC gained in that interval
+    (lateral mean, gains only), from ``soc`` (frame, depth, lateral); shape (frame - 1,).
+
+    Where the reaction is, rather than where SOC crosses a level: a shallow SOC profile makes a
+    level crossing move by many pixels for a small SOC error, the centroid does not.
+    """
+    soc = np.asarray(soc, float)
+    gain = np.clip(np.diff(soc, axis=0), 0.0, None).mean(axis=-1)  # (interval, depth)
+    depth = np.arange(soc.shape[1]) + 0.5
+    return (gain * depth).sum(axis=1) / np.maximum(gain.sum(axis=1), 1e-300)
+
+
 def measure_regime(soc, aj):
     """Which regime a charge produced, measured from the maps (nothing built in).
 

@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--quick", action="store_true", help="small maps (16 x 4 px, 8 frames): a smoke test")
     p.add_argument("--no-spectra", action="store_true", help="skip the rendered-spectra SOC study")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--report-only", action="store_true",
+                   help="regenerate the results page and figures from --record, running nothing")
     p.set_defaults(func=run)
 
 
@@ -28,6 +30,20 @@ def run(args) -> int:
     from operando.errors import InputError
     from operando.xrm.bench import run_bench, write_record_and_page
 
+    if args.report_only:
+        import json
+
+        from operando.files import read_file_bytes
+
+        try:
+            record = json.loads(read_file_bytes(args.record))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InputError(args.record, f"not a bench record (JSON): {e}") from None
+        if record.get("format") != "operando.xrm.bench/1":
+            raise InputError(args.record, "not an 'operando xrm bench' record (format operando.xrm.bench/1)")
+        write_record_and_page(record, args.record, args.results, "operando xrm bench --report-only")
+        print(f"wrote {args.results} from {args.record}")
+        return 0
     if any(s <= 0 for s in args.salts) or any(c <= 0 for c in args.c_rates):
         raise InputError(None, "--salts and --c-rates must be positive")
     base = {"n_depth": 16, "n_lateral": 4, "n_frames": 8} if args.quick else {}
@@ -35,8 +51,10 @@ def run(args) -> int:
     if not args.no_spectra:
         from operando.xrm.soc_study import soc_study
 
+        networks = {}  # one SOC network per SNR, shared by the conditions
+
         def extra(truth, row):
-            soc_study(truth, row, seed=args.seed, quick=args.quick)
+            soc_study(truth, row, seed=args.seed, quick=args.quick, networks=networks)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small dense solves: one BLAS thread per process on shared cores

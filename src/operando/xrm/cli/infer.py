@@ -17,6 +17,12 @@ def register(sub) -> None:
     p.add_argument("--xrm", type=Path, nargs=2, action="append", metavar=("SAMPLE", "FLAT"),
                    help="Xradia .xrm/.txrm sample frame and its flat field (repeat per energy); with frames "
                         "at two energies the output is an edge-jump map, NOT an SOC map")
+    p.add_argument("--stack", type=Path, default=None,
+                   help="HDF5 image stack (Data Exchange names: exchange/data, data_white, data_dark, energy, "
+                        "time), flat- and dark-field corrected to optical density")
+    p.add_argument("--echem", type=Path, default=None,
+                   help="with --stack: electrochemistry record (.mpt/.mpr/.csv) whose voltage and current are "
+                        "stored at the frame times; it must cover every frame")
     p.add_argument("-o", "--output", required=True, type=Path, help="output file (.h5); PNG written beside it")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--soc-noise", type=float, default=None,
@@ -39,6 +45,12 @@ def run(args) -> int:
     from operando.xrm.mrf import MRFConfig, run_mrf
 
     refuse_overwrite(args.output, args.force, what="inference file")
+    if args.stack is not None:
+        if args.maps is not None or args.xrm:
+            raise InputError(args.stack, "give one input: simulated maps, --xrm frames or --stack")
+        return _run_stack(args)
+    if args.echem is not None:
+        raise InputError(args.echem, "--echem goes with --stack")
     if args.xrm:
         if args.maps is not None:
             raise InputError(args.maps, "give either simulated maps or --xrm frames, not both")
@@ -113,4 +125,47 @@ def _run_xradia(args) -> int:
     save_maps_png(args.output.with_suffix(".png"), maps, [0.0], n_cols=1, title=text.split(":")[0],
                   cross_section=False)
     print(f"{args.output}: {text}")
+    return 0
+
+
+def _run_stack(args) -> int:
+    """Corrected optical-density stack (+ record at the frames) as HDF5 and a PNG; everything is read
+    and checked before anything is written."""
+    import json
+
+    import h5py
+    import numpy as np
+
+    from operando.atomic import atomic_path, write_text
+    from operando.xrm.inference import save_maps_png
+    from operando.xrm.io.hdf5_stack import current_at_frames, read_image_stack
+
+    stack = read_image_stack(args.stack)
+    voltage = current = None
+    if args.echem is not None:
+        from operando.echem.eclab import read_echem
+
+        voltage, current = current_at_frames(stack, read_echem(args.echem))
+    od = stack.optical_density
+    with atomic_path(args.output) as tmp:
+        with h5py.File(tmp, "w") as h:
+            h.attrs["format"] = "operando.xrm.stack/1"
+            h.attrs["capability"] = stack.capability
+            h.create_dataset("Energy [eV]", data=stack.energy_eV)
+            h.create_dataset("Optical density", data=od, compression="gzip")
+            if stack.times_s is not None:
+                h.create_dataset("Time [s]", data=stack.times_s)
+            if voltage is not None:
+                h.create_dataset("Voltage [V]", data=voltage)
+            if current is not None:
+                h.create_dataset("Current [mA]", data=current)
+    config = {"stack": str(args.stack), "echem": None if args.echem is None else str(args.echem),
+              "energies_eV": stack.energy_eV.tolist(), "capability": stack.capability}
+    write_text(args.output.with_suffix(".config.json"), json.dumps(config, indent=2) + "\n")
+    step = max(1, max(od.shape[1:3]) // 256)
+    jump = od[..., -1] - od[..., 0]
+    save_maps_png(args.output.with_suffix(".png"), {"Edge jump (last - first energy)": jump[:, ::step, ::step]},
+                  np.zeros(1) if stack.times_s is None else stack.times_s, n_cols=min(4, od.shape[0]),
+                  title=stack.capability.split(":")[0], cross_section=False)
+    print(f"{args.output}: {od.shape[0]} frames, {stack.capability}")
     return 0

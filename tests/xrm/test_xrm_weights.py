@@ -1,0 +1,42 @@
+"""The shipped SOC network: hash-checked on load, usable on CPU, and refused by name when missing
+or altered (with the command that rebuilds it)."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from operando.errors import InputError
+from operando.xrm import soc as S
+from operando.xrm import weights
+from operando.xrm.render import RenderConfig, SpectralModel
+
+
+def test_shipped_network_loads_and_states_its_error_honestly():
+    net = weights.load_network()
+    model = SpectralModel(RenderConfig(), 0.95, 0.5)
+    mu, soc = S._rendered_spectra(model, 3000, np.random.default_rng(11), snr=50, jitter_eV=0.2,
+                                  thickness_sigma=0.25, background=1.0)
+    pred, sigma = net.predict(mu[:, None, None, :])
+    err = pred[:, 0, 0] - soc
+    assert float(np.sqrt(np.mean(err ** 2))) < 0.12
+    assert 0.7 < float(np.sqrt(np.mean((err / sigma[:, 0, 0]) ** 2))) < 1.4
+
+
+def test_altered_or_missing_weights_name_the_file_and_the_rebuild_command(tmp_path):
+    w, m = tmp_path / weights.SHIPPED.name, tmp_path / "MANIFEST.json"
+    shutil.copy(weights.SHIPPED, w)
+    shutil.copy(weights.MANIFEST, m)
+    weights.load_network(w, m)  # an intact copy loads
+    data = bytearray(w.read_bytes())
+    data[-1] ^= 0xFF
+    w.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=rf"{w.name}: SHA-256 .* does not match the manifest's .*"
+                                         r"rebuild it with 'operando xrm train'"):
+        weights.load_network(w, m)
+    w.unlink()
+    with pytest.raises(InputError, match=rf"{w.name}: no such file .*rebuild it with 'operando xrm train'"):
+        weights.load_network(w, m)
+    with pytest.raises(InputError, match=r"none.json: no such file .*operando xrm train"):
+        weights.load_network(weights.SHIPPED, tmp_path / "none.json")
