@@ -11,7 +11,7 @@ def register(sub) -> None:
                     "SNR 50 (seeded, CPU, about a minute) with its calibrated error model, and write it as "
                     "safetensors with its SHA-256 in the manifest that 'operando xrm' checks on load.")
     p.add_argument("-o", "--output", type=Path, default=None,
-                   help="weights file (default: the shipped one in the package); MANIFEST.json beside it")
+                   help="weights file (default: the shipped one in the package); manifest.json beside it")
     p.set_defaults(func=run)
 
 
@@ -22,6 +22,6 @@ def run(args) -> int:
 
     path = args.output or weights.SHIPPED
     with threadpool_limits(1):
-        weights.train_shipped(path, path.parent / weights.MANIFEST.name)
-    print(f"wrote {path} and {path.parent / weights.MANIFEST.name}")
+        weights.train_shipped(path)
+    print(f"wrote {path} and {path.parent / 'manifest.json'}")
     return 0
