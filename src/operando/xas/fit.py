@@ -100,22 +100,25 @@ def augment_batch(x: torch.Tensor, step_ev: float, cfg: FitConfig, gen: torch.Ge
     return out
 
 
-def fit(model: nn.Module, train, cfg: FitConfig, *, log=None) -> dict:
-    """Train ``model`` on an :class:`~operando.xas.dataset.XasSet`; returns a small history dict."""
+def fit(model: nn.Module, train, cfg: FitConfig, *, log=None, fine_tune: bool = False) -> dict:
+    """Train ``model`` on an :class:`~operando.xas.dataset.XasSet`; returns a small history dict.
+
+    ``fine_tune=True`` continues a trained model: its input scaling, chosen Fourier components and
+    regression scaling are kept (not refitted on ``train``), only the weights move."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     x = torch.as_tensor(train.x, dtype=torch.float32)
     y_cn = torch.as_tensor(train.cn_cls, dtype=torch.long)
     y_os = torch.as_tensor(train.os_cls, dtype=torch.long)
     reg = regression_targets(train)
-    mean, std = np.nanmean(reg, axis=0), np.nanstd(reg, axis=0) + 1e-6
-    model.reg_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-    model.reg_std.copy_(torch.as_tensor(std, dtype=torch.float32))
-    y_reg = torch.as_tensor((reg - mean) / std, dtype=torch.float32)
-    model.x_mean.copy_(x.mean(0))
-    model.x_scale.copy_((x - x.mean(0)).std())
-    if isinstance(model, SPT) and model.config.use_fft:
-        model.select_dominant_frequencies(x)
+    if not fine_tune:
+        model.reg_mean.copy_(torch.as_tensor(np.nanmean(reg, axis=0), dtype=torch.float32))
+        model.reg_std.copy_(torch.as_tensor(np.nanstd(reg, axis=0) + 1e-6, dtype=torch.float32))
+        model.x_mean.copy_(x.mean(0))
+        model.x_scale.copy_((x - x.mean(0)).std())
+        if isinstance(model, SPT) and model.config.use_fft:
+            model.select_dominant_frequencies(x)
+    y_reg = (torch.as_tensor(reg, dtype=torch.float32) - model.reg_mean) / model.reg_std
     ce_cn = nn.CrossEntropyLoss(weight=class_weights(train.cn_cls, model.config.n_cn))
     ce_os = nn.CrossEntropyLoss(weight=class_weights(train.os_cls, model.config.n_os), ignore_index=-1)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
