@@ -30,7 +30,9 @@ their multiplicity-weighted mean (:func:`load_co_spectra` in ``operando.xas.tran
 Co training set: materials of ``omnixas-cu-feff`` whose absorbing Cu site has only O neighbours and
 a bond-valence OS of +1..+3, with at most 3 elements and 24 atoms per cell (FEFF time grows with
 both), sampled evenly over (CN class, OS) with seed 0; every Cu of the structure becomes Co
-(geometry kept), and the labels are recomputed on the Co structure.
+(geometry kept), and the labels are recomputed on the Co structure. A FEFF run that fails is
+reported and stays "to do" (Co on the 12-fold A site of TiCuO3 and CrCuO3 made the POT or LDOS
+stage fail); ``--limit`` counts tasks, not successes.
 """
 from __future__ import annotations
 

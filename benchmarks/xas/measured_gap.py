@@ -13,6 +13,7 @@ from operando.files import shared_data
 from operando.xas.dataset import CU_EDGE_FEFF, load_cu_feff
 from operando.xas.fit import load_model, predict_net
 from operando.xas.labels import CN_CLASSES
+from operando.xas.perturb import broaden
 from operando.xas.predict import domain_score, prepare_measured
 from operando.xas.read import read_spectrum
 from operando.xas.release import REFERENCE, REFERENCE_COMPUTED
@@ -41,6 +42,8 @@ def main() -> None:
     data = load_cu_feff()
     i = list(data.spectrum_id).index(REFERENCE_COMPUTED)
     print(f"computed CuO ({REFERENCE_COMPUTED}), true CN 4:  {fmt(row(data.x[i]))}")
+    for fwhm in (1.0, 2.0, 4.0):
+        print(f"  with {fwhm:.0f} eV extra Gaussian broadening:  {fmt(row(broaden(data.x[i:i + 1], grid, fwhm)[0]))}")
     cuo = read_spectrum(REFERENCE)
     print(f"\nmeasured CuO (the alignment reference, true CN 4); fitted shift {shift:+.2f} eV")
     print("shift eV | edge-step scale | CN probabilities | OS")
