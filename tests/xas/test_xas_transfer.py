@@ -54,10 +54,12 @@ def test_transfer_section_is_generated_from_the_record(tmp_path):
            "fine_tune": {"epochs": 60, "lr": 5e-4, "seed": 0, "folds": 5},
            "co_set_os_counts": {"2.0": 30, "3.0": 20}, "co_set_cn_counts": {"4": 50},
            "co_set": {"direct": {"cn_acc": 0.5, "os_acc": None}, "fine_tuned_cv": {"cn_acc": 0.7, "os_acc": 0.8}},
-           "direct": side([2.6] * 5, None), "fine_tuned": side([2.1, 2.2, 2.3, 2.5, 2.4], 0.9)}
+           "direct": side([2.6] * 5, None), "fine_tuned": side([2.1, 2.2, 2.3, 2.5, 2.4], 0.9),
+           "licoo2_edge_rel_ev": [0.1, 0.2, 0.3, 0.4, 0.5], "fine_tuned_spearman_by_seed": {"0": 0.9, "1": 0.8}}
     (tmp_path / "transfer_co.json").write_text(json.dumps(rec))
     text = transfer_markdown(tmp_path)
-    assert "| 0.25 | 3.75 | 2.600 | 0.10/0.20/0.70 | 6 | 2.500 |" in text
+    assert "| 0.25 | 3.75 | +0.40 | 2.600 | 0.10/0.20/0.70 | 6 | 2.500 |" in text
+    assert "seed 0 0.900, seed 1 0.800: goal MISSED in not every seed" in text
     assert "fine-tuned on the Co set: 0.900 (met, goal >= 0.9)" in text
     assert "applied directly: not defined (constant prediction)" in text
     assert "| Cu model applied directly | 0.500 | - |" in text
