@@ -127,7 +127,10 @@ def coset_tasks(limit: int, seed: int = 0) -> list[dict]:
 
 
 def run_feff(structure, site_index: int) -> dict:
-    """FEFF10 Co K-edge XANES of one site: ``omega``, ``mu`` (FEFF's xmu columns) and ``e0`` (eV)."""
+    """FEFF10 Co K-edge XANES of one site: ``omega``, ``mu`` (FEFF's xmu columns) and ``e0`` (eV).
+
+    FEFF's LDOS stage is skipped: it only writes densities of states (on mp-622628 with Co, mu
+    equal within 5e-7 with and without it, 33 s against 39 s)."""
     import feff10
     from pymatgen.io.feff.sets import MPXANESSet
 
@@ -137,7 +140,9 @@ def run_feff(structure, site_index: int) -> dict:
         inp.tags.pop("LDOS", None)
         inp.write_input(str(work))
         t0 = time.time()
-        res = feff10.run(str(work / "feff.inp"), str(work))
+        stages = [s for s in feff10.Stage.default_pipeline() if s != feff10.Stage.LDOS]
+        res = feff10.FeffPipeline(feff10.FeffConfig(str(work), feff10.FeffInput.from_file(str(work / "feff.inp")),
+                                                    stages=stages)).run()
         table = res.read_xmu()
         cols = {name: i for i, name in enumerate(table.header[-1].lstrip("#").split())}
         omega = np.array(table.column(cols["omega"]))
