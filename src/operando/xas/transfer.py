@@ -32,7 +32,7 @@ import numpy as np
 from operando.errors import InputError
 from operando.xas.dataset import CU_EDGE_FEFF, DEFAULT_DIR, XasSet, material_folds
 from operando.xas.fit import FitConfig, fit, predict_net
-from operando.xas.labels import OS_CLASSES, cn_class, os_class
+from operando.xas.labels import CN_CLASSES, OS_CLASSES, cn_class, os_class
 
 CO_DIR = Path(__file__).resolve().parents[3] / "benchmarks" / "xas" / "co_feff"
 
@@ -146,7 +146,7 @@ def run_transfer(model, config: dict, *, co_dir: str | Path = CO_DIR, folds: int
     out = {"n_co_set": len(data), "n_licoo2_sites": sum(r["kind"] == "licoo2" for r in recs), "x": xs.tolist(),
            "anchor_ev": anchor, "anchor_fit": anchor_info, "fine_tune": {"epochs": epochs, "lr": lr, "seed": seed, "folds": folds},
            "co_set_os_counts": {str(k): int((data.os == k).sum()) for k in sorted(set(data.os[np.isfinite(data.os)]))},
-           "co_set_cn_counts": {str(k): int((data.cn_cls == i).sum()) for i, k in enumerate(("<=3", "4", "5", "6", ">=7"))},
+           "co_set_cn_counts": {str(k): int((data.cn_cls == i).sum()) for i, k in enumerate(CN_CLASSES)},
            "licoo2_edge_rel_ev": [half_height_edge(anchor + grid, sp) - anchor for sp in series]}
     # Co set: direct vs fine-tuned, cross-validated by structure
     fold_of = material_folds(data.material, k=folds, seed=seed)
@@ -165,7 +165,7 @@ def run_transfer(model, config: dict, *, co_dir: str | Path = CO_DIR, folds: int
         rho = spearmanr(eos, nominal).statistic
         return {"expected_os": eos.tolist(), "os_prob": p["os_prob"].tolist(),
                 "os_class": [OS_CLASSES[i] for i in p["os_prob"].argmax(1)],
-                "cn_class": [("<=3", "4", "5", "6", ">=7")[i] for i in p["cn_prob"].argmax(1)],
+                "cn_class": [CN_CLASSES[i] for i in p["cn_prob"].argmax(1)],
                 "spearman_vs_4_minus_x": None if not np.isfinite(rho) else round(float(rho), 6)}
 
     out["direct"] = trajectory(model)
