@@ -31,8 +31,9 @@ Co training set: materials of ``omnixas-cu-feff`` whose absorbing Cu site has on
 a bond-valence OS of +1..+3, with at most 3 elements and 24 atoms per cell (FEFF time grows with
 both), sampled evenly over (CN class, OS) with seed 0; every Cu of the structure becomes Co
 (geometry kept), and the labels are recomputed on the Co structure. A FEFF run that fails is
-reported and stays "to do" (Co on the 12-fold A site of TiCuO3 and CrCuO3 made the POT or LDOS
-stage fail); ``--limit`` counts tasks, not successes.
+written as ``<name>.failed`` (the error) and skipped in later sittings unless ``--retry-failed``
+(Co on the 12-fold A site of TiCuO3 or VCuO3, or in Fe5CuO8, made FEFF's POT or SCREEN stage fail);
+``--limit`` counts tasks, not successes.
 """
 from __future__ import annotations
 
@@ -180,12 +181,15 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--list", action="store_true", help="print done / to do and exit")
+    ap.add_argument("--retry-failed", action="store_true", help="rerun tasks marked <name>.failed")
     a = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     a.out.mkdir(parents=True, exist_ok=True)
     tasks = (licoo2_tasks() if "licoo2" in a.only else []) + (coset_tasks(a.limit, a.seed) if "coset" in a.only else [])
-    todo = [t for t in tasks if not (a.out / f"{t['name']}.json").exists()]
-    print(f"{len(tasks) - len(todo)} of {len(tasks)} done, {len(todo)} to compute", flush=True)
+    failed = set() if a.retry_failed else {t["name"] for t in tasks if (a.out / f"{t['name']}.failed").exists()}
+    todo = [t for t in tasks if not (a.out / f"{t['name']}.json").exists() and t["name"] not in failed]
+    print(f"{len(tasks) - len(todo) - len(failed)} of {len(tasks)} done, {len(failed)} failed before (<name>.failed; "
+          f"--retry-failed reruns them), {len(todo)} to compute", flush=True)
     if a.list:
         for t in todo:
             print("todo", t["name"])
@@ -194,7 +198,8 @@ def main(argv=None) -> None:
         t0 = time.time()
         try:
             path = compute(t, a.out)
-        except Exception as e:  # one failed FEFF run must not stop the sitting; it stays 'to do'
+        except Exception as e:  # one failed FEFF run must not stop the sitting; it is marked and skipped later
+            write_text(a.out / f"{t['name']}.failed", f"{type(e).__name__}: {e}\n")
             print(f"[{n}/{len(todo)}] {t['name']}: FAILED {type(e).__name__}: {e}", file=sys.stderr, flush=True)
             continue
         print(f"[{n}/{len(todo)}] {path.name} {time.time() - t0:.0f} s", flush=True)
