@@ -155,3 +155,18 @@ def test_shipped_model_flags_the_cu_foil():
     assert rows[0]["no_white_line"] and rows[0]["out_of_domain"]
     assert not rows[1]["out_of_domain"]
     assert "metal-like" in format_rows(rows).splitlines()[1]
+
+
+def test_perturbation_goals_are_judged_from_the_record(tmp_path):
+    from operando.xas.bench import perturbation_markdown
+
+    v = lambda cn, os_: {"cn_acc": 0.8, "os_acc": 0.7, "cn_retained": cn, "os_retained": os_}
+    res = {"clean": v(1, 1), "combined (+2 eV, 1 eV, SNR 100)": v(0.95, 0.89), "shift +5 eV": v(0.9, 0.86),
+           "step x1.1": v(0.99, 0.95)}
+    rec = {"fold": 0, "folds": 5, "aligned": True, "alignment_reference": "m0", "models": {"spt": res}}
+    (tmp_path / "perturb_fold0_aligned.json").write_text(json.dumps(rec))
+    text = perturbation_markdown(tmp_path)
+    assert "retained >= 0.90 on combined (+2 eV, 1 eV, SNR 100): MISSED (CN 0.950, OS 0.890)" in text
+    assert "retained >= 0.85 on shift +5 eV: met" in text and "retained >= 0.90 on step x1.1: met" in text
+    (tmp_path / "perturb_fold0_aligned.json").write_text(json.dumps({**rec, "aligned": False}))
+    assert "shift +5 eV: " not in perturbation_markdown(tmp_path)  # judged only once alignment is applied
