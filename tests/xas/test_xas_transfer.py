@@ -60,6 +60,6 @@ def test_transfer_section_is_generated_from_the_record(tmp_path):
     text = transfer_markdown(tmp_path)
     assert "| 0.25 | 3.75 | +0.40 | 2.600 | 0.10/0.20/0.70 | 6 | 2.500 |" in text
     assert "seed 0 0.900, seed 1 0.800: goal MISSED in not every seed" in text
-    assert "fine-tuned on the Co set: 0.900 (met, goal >= 0.9)" in text
+    assert "fine-tuned on the Co set: 0.900 (met, goal >= 0.9); E[OS] rises by +0.300 from x = 1 to x = 0" in text
     assert "applied directly: not defined (constant prediction)" in text
     assert "| Cu model applied directly | 0.500 | - |" in text

@@ -207,9 +207,10 @@ def transfer_markdown(record_dir: str | Path) -> str:
         lines.append(f"| {x:.2f} | {4 - x:.2f} | {r['licoo2_edge_rel_ev'][i]:+.2f} | " + " | ".join(cells) + " |")
     lines.append("")
     for name, label in (("direct", "Cu model applied directly"), ("fine_tuned", "fine-tuned on the Co set")):
-        rho = r[name]["spearman_vs_4_minus_x"]
+        rho, eos = r[name]["spearman_vs_4_minus_x"], r[name]["expected_os"]
         verdict = "not defined (constant prediction)" if rho is None else f"{rho:.3f} ({'met' if rho >= 0.9 else 'MISSED'}, goal >= 0.9)"
-        lines.append(f"- Spearman of E[OS] against 4 - x, {label}: {verdict}")
+        lines.append(f"- Spearman of E[OS] against 4 - x, {label}: {verdict}; "
+                     f"E[OS] rises by {eos[-1] - eos[0]:+.3f} from x = {r['x'][0]:g} to x = {r['x'][-1]:g}")
     by_seed = r.get("fine_tuned_spearman_by_seed", {})
     if by_seed:
         vals = list(by_seed.values())
