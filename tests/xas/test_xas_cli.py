@@ -121,3 +121,52 @@ def test_shipped_model_loads_on_cpu_and_refuses_other_elements(capsys):
     assert a.func(a) == 0
     out = capsys.readouterr().out
     assert "not the Cu K edge" in out and out.count("REFUSED") == 1
+
+
+def test_no_white_line_is_flagged_as_metal_like(tiny_model, tmp_path, capsys):
+    """An arctan edge with no white line is below the training floor of the tiny model's spectra with
+    a white line; the same edge with one is not flagged by this rule."""
+    run, _ = tiny_model
+    e = np.arange(8900.0, 9150.0, 0.5)
+    edge = 0.5 + np.arctan((e - 8985.0) / 2.0) / np.pi
+    flat, peaked = tmp_path / "flat.txt", tmp_path / "peaked.txt"
+    flat.write_text("\n".join(f"{a} {b}" for a, b in zip(e, 0.1 + edge)))
+    peaked.write_text("\n".join(f"{a} {b}" for a, b in zip(e, 0.1 + edge * (1 + 0.6 * np.exp(-((e - 8992) / 4) ** 2)))))
+    from operando.xas.fit import load_model
+    from operando.xas.predict import predict_files
+
+    model, cfg, extra = load_model(run)
+    extra = {**extra, "white_line_floor": torch.tensor(1.2)}
+    rows = predict_files([flat, peaked], model, cfg, extra, mc_samples=2)
+    assert rows[0]["no_white_line"] and rows[0]["out_of_domain"] and not rows[1]["no_white_line"]
+
+
+def test_shipped_model_flags_the_cu_foil():
+    from operando.files import shared_data
+    from operando.xas.cli.predict import DEFAULT_MODEL
+    from operando.xas.fit import load_model
+    from operando.xas.predict import format_rows, predict_files
+
+    foil = shared_data("larch-athena-examples") / "cu.prj"
+    if not foil.is_file():
+        pytest.skip(f"{foil} absent (shared data not beside the checkout)")
+    model, cfg, extra = load_model(DEFAULT_MODEL)
+    rows = predict_files([foil, CUO], model, cfg, extra, mc_samples=2)
+    assert rows[0]["no_white_line"] and rows[0]["out_of_domain"]
+    assert not rows[1]["out_of_domain"]
+    assert "metal-like" in format_rows(rows).splitlines()[1]
+
+
+def test_perturbation_goals_are_judged_from_the_record(tmp_path):
+    from operando.xas.bench import perturbation_markdown
+
+    v = lambda cn, os_: {"cn_acc": 0.8, "os_acc": 0.7, "cn_retained": cn, "os_retained": os_}
+    res = {"clean": v(1, 1), "combined (+2 eV, 1 eV, SNR 100)": v(0.95, 0.89), "shift +5 eV": v(0.9, 0.86),
+           "step x1.1": v(0.99, 0.95)}
+    rec = {"fold": 0, "folds": 5, "aligned": True, "alignment_reference": "m0", "models": {"spt": res}}
+    (tmp_path / "perturb_fold0_aligned.json").write_text(json.dumps(rec))
+    text = perturbation_markdown(tmp_path)
+    assert "retained >= 0.90 on combined (+2 eV, 1 eV, SNR 100): MISSED (CN 0.950, OS 0.890)" in text
+    assert "retained >= 0.85 on shift +5 eV: met" in text and "retained >= 0.90 on step x1.1: met" in text
+    (tmp_path / "perturb_fold0_aligned.json").write_text(json.dumps({**rec, "aligned": False}))
+    assert "shift +5 eV: " not in perturbation_markdown(tmp_path)  # judged only once alignment is applied

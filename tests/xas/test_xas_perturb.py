@@ -42,3 +42,17 @@ def test_every_perturbation_changes_the_spectra_and_keeps_shape():
     assert set(out) == set(PERTURBATIONS)
     for name, y in out.items():
         assert y.shape == x.shape and not np.allclose(y, x, atol=1e-4), name
+
+
+def test_alignment_on_one_reference_undoes_a_rigid_shift_for_every_row():
+    from operando.xas.bench import aligned_sets
+
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(3, 12, 20)
+    clean = np.stack([0.5 + np.arctan((G - c) / 1.5) / np.pi + 0.5 * np.exp(-((G - c - 4) / 2) ** 2) for c in centres])
+    sets = {"shift +5 eV": shift(clean, G, 5.0), "broaden": clean.copy()}
+    out, shifts = aligned_sets(sets, clean, G)
+    assert shifts["shift +5 eV"] == pytest.approx(-5.0, abs=0.05) and shifts["broaden"] == pytest.approx(0.0, abs=0.05)
+    inside = G <= 39  # the last 5 eV were filled with the end value by the shift itself
+    np.testing.assert_allclose(out["shift +5 eV"][:, inside], clean[:, inside], atol=0.02)
+    assert np.abs(sets["shift +5 eV"] - clean)[:, inside].max() > 0.3  # before alignment they differ

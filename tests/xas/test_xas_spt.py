@@ -143,3 +143,33 @@ def test_augmented_training_still_overfits_tiny_set():
     model = SPT(SPTConfig(**SMALL))
     fit(model, s, FitConfig(epochs=40, batch_size=24, lr=4e-3, seed=0, augment=True))
     assert (predict_net(model, s.x)["os_prob"].argmax(1) == s.os_cls).mean() >= 0.9
+
+
+def test_model_manifest_is_checked_on_load(tmp_path):
+    """A changed or missing file of a model folder stops the load with one error naming the file and
+    the rebuild command; the shipped models carry a manifest that matches."""
+    import shutil
+
+    from operando.errors import InputError
+    from operando.xas.cli.predict import DEFAULT_MODEL
+
+    m = SPT(SPTConfig(**SMALL))
+    m.select_dominant_frequencies(torch.rand(10, L))
+    run = save_model(tmp_path / "run", m, rebuild="operando xas train --force --out RUN")
+    load_model(run)
+    cfg = run / "config.json"
+    cfg.write_text(cfg.read_text() + " ")  # one byte more: still valid JSON, another hash
+    with pytest.raises(InputError) as e:
+        load_model(run)
+    assert str(cfg) in str(e.value) and "does not match manifest.json" in str(e.value)
+    assert "operando xas train --force --out RUN" in str(e.value)
+    (run / "manifest.json").unlink()
+    with pytest.raises(InputError, match="manifest.json: missing.*operando xas train --force --out"):
+        load_model(run)
+    for shipped in (DEFAULT_MODEL, DEFAULT_MODEL.with_name("spt-cu-augmented")):
+        copy = tmp_path / shipped.name
+        shutil.copytree(shipped, copy)
+        load_model(copy)
+        (copy / "model.safetensors").write_bytes((copy / "model.safetensors").read_bytes()[:-4] + b"\0\0\0\0")
+        with pytest.raises(InputError, match=f"{copy / 'model.safetensors'}: SHA-256 .*rebuild .*--out src/operando/xas/models/{shipped.name}"):
+            load_model(copy)

@@ -200,15 +200,35 @@ def results_markdown(records: list[dict], record_dir: str = "benchmarks/xas/reco
 
 
 def write_results(record_dir: str | Path, out: str | Path) -> Path:
-    return write_text(out, results_markdown(load_record(record_dir), str(record_dir)) + perturbation_markdown(record_dir))
+    from operando.xas.transfer import transfer_markdown
+
+    return write_text(out, results_markdown(load_record(record_dir), str(record_dir)) + perturbation_markdown(record_dir)
+                      + transfer_markdown(record_dir))
+
+
+def aligned_sets(sets: dict[str, np.ndarray], clean: np.ndarray, grid: np.ndarray, ref: int = 0) -> tuple[dict, dict]:
+    """Each perturbed set (N, L) moved by ONE energy shift fitted on its row ``ref`` against the
+    clean row ``ref`` (:func:`operando.xas.align.fit_energy_shift`): that spectrum plays the
+    reference compound measured on the same beamline, the other rows are never fitted. Returns
+    ``(aligned sets, fitted shift per set in eV)``."""
+    from operando.xas.align import fit_energy_shift
+    from operando.xas.perturb import shift
+
+    out, shifts = {}, {}
+    for name, xs in sets.items():
+        delta = fit_energy_shift(grid, xs[ref], grid, clean[ref], search=(-8.0, 8.0), step=0.05)
+        out[name], shifts[name] = shift(xs, grid, delta).astype(np.float32), delta
+    return out, shifts
 
 
 def run_perturbation(record_dir: str | Path, *, fold: int = 0, folds: int = 5, seed: int = 0,
-                     fit_cfg: FitConfig | None = None, data_dir=None, log=print) -> Path:
+                     fit_cfg: FitConfig | None = None, data_dir=None, align: bool = False, log=print) -> Path:
     """Train SPT and the forest without ``fold``, score both on that fold clean and perturbed
-    (:mod:`operando.xas.perturb`), write ``perturb_fold<k>.json``: accuracy and retained accuracy
-    (perturbed over clean) for CN and OS per perturbation. No alignment is applied to the
-    perturbed spectra: this measures what the models tolerate on their own."""
+    (:mod:`operando.xas.perturb`), write ``perturb_fold<k>[_augmented][_aligned].json``: accuracy
+    and retained accuracy (perturbed over clean) for CN and OS per perturbation. Without ``align``
+    the perturbed spectra are read as they are (what the models tolerate on their own); with it,
+    every perturbed set is first moved by one shift fitted on the fold's first spectrum
+    (:func:`aligned_sets`), as a measured series is aligned with a reference."""
     from operando.xas.perturb import perturbed_sets
 
     torch.set_num_threads(1)
@@ -218,7 +238,10 @@ def run_perturbation(record_dir: str | Path, *, fold: int = 0, folds: int = 5, s
     train, test = data.subset(np.nonzero(fold_of != fold)[0]), data.subset(np.nonzero(fold_of == fold)[0])
     sets = {"clean": test.x, **perturbed_sets(test.x, test.grid, seed=seed)}
     m = test.os_cls >= 0
-    out = {"fold": fold, "folds": folds, "split_seed": seed, "fit": fit_cfg.to_dict(), "models": {}}
+    out = {"fold": fold, "folds": folds, "split_seed": seed, "fit": fit_cfg.to_dict(), "aligned": align, "models": {}}
+    if align:
+        sets, out["fitted_shift_ev"] = aligned_sets(sets, test.x, test.grid)
+        out["alignment_reference"] = str(test.spectrum_id[0])
     log("perturbation: training spt ...")
     cfg = {**SPTConfig().to_dict(), "length": train.x.shape[1]}
     net = build_model(cfg)
@@ -241,7 +264,7 @@ def run_perturbation(record_dir: str | Path, *, fold: int = 0, folds: int = 5, s
             res[pname]["os_retained"] = res[pname]["os_acc"] / res["clean"]["os_acc"]
         out["models"][name] = res
         log(f"{name}: combined CN retained {res['combined (+2 eV, 1 eV, SNR 100)']['cn_retained']:.3f}")
-    path = Path(record_dir) / f"perturb_fold{fold}{'_augmented' if fit_cfg.augment else ''}.json"
+    path = Path(record_dir) / f"perturb_fold{fold}{'_augmented' if fit_cfg.augment else ''}{'_aligned' if align else ''}.json"
     write_text(path, json.dumps(out, indent=2))
     return path
 
@@ -254,9 +277,12 @@ def perturbation_markdown(record_dir: str | Path) -> str:
     for f in files:
         r = json.loads(f.read_text())
         models = list(r["models"])
-        lines += ["", f"## Simulated computed-to-measured gap: {', '.join(models)} (fold {r['fold']} of {r['folds']}, one fold only)", "",
+        lines += ["", f"## Simulated computed-to-measured gap{', aligned' if r.get('aligned') else ''}: {', '.join(models)} "
+                      f"(fold {r['fold']} of {r['folds']}, one fold only)", "",
                   "Accuracy on the held-out fold with the perturbation applied, and retained accuracy "
-                  "(perturbed / clean). No alignment applied to the perturbed spectra.", "",
+                  "(perturbed / clean). " + (f"Aligned: every set moved by one shift fitted on {r['alignment_reference']} "
+                  "against its clean spectrum (fitted shifts in the record)." if r.get("aligned")
+                  else "No alignment applied to the perturbed spectra."), "",
                   "| perturbation | " + " | ".join(f"{m} CN acc | {m} CN kept | {m} OS acc | {m} OS kept" for m in models) + " |",
                   "|---|" + "---|" * (4 * len(models))]
         for p in r["models"][models[0]]:
@@ -265,4 +291,26 @@ def perturbation_markdown(record_dir: str | Path) -> str:
                 v = r["models"][m][p]
                 cells += [f"{v['cn_acc']:.3f}", f"{v['cn_retained']:.3f}", f"{v['os_acc']:.3f}", f"{v['os_retained']:.3f}"]
             lines.append(f"| {p} | " + " | ".join(cells) + " |")
+        lines += perturbation_goal_lines(r)
     return "\n".join(lines) + "\n"
+
+
+#: issue 36's retained-accuracy goals: (perturbation, goal, judged on aligned records only)
+PERTURBATION_GOALS = (("combined (+2 eV, 1 eV, SNR 100)", 0.90, False), ("shift +5 eV", 0.85, True), ("step x1.1", 0.90, False))
+
+
+def perturbation_goal_lines(r: dict) -> list[str]:
+    """Goal lines for the SPT model of one perturbation record (CN and OS retained accuracy both
+    have to reach the goal); the +5 eV goal is judged only where alignment was applied."""
+    spt = next((m for m in r["models"] if m.startswith("spt")), None)
+    if spt is None:
+        return []
+    lines = ["", f"Goals of issue 36 for {spt} on this fold (one fold: not a verdict on the method):"]
+    for name, goal, aligned_only in PERTURBATION_GOALS:
+        if (aligned_only and not r.get("aligned")) or name not in r["models"][spt]:
+            continue
+        v = r["models"][spt][name]
+        ok = v["cn_retained"] >= goal and v["os_retained"] >= goal
+        lines.append(f"- retained >= {goal:.2f} on {name}: {'met' if ok else 'MISSED'} "
+                     f"(CN {v['cn_retained']:.3f}, OS {v['os_retained']:.3f})")
+    return lines

@@ -9,11 +9,13 @@ the square root keeps the majority class from being drowned), OS rows without a 
 are left out of the OS term, NaN regression targets out of the MSE. AdamW, cosine learning rate,
 ``torch.manual_seed(seed)`` before building and shuffling. Inputs are scaled inside the
 networks by the training set's mean spectrum and standard deviation (buffers set here). Run folders hold ``config.json``
-(model + training settings, seed) beside ``model.safetensors``; nothing is pickled and
-:func:`load_model` reads onto the CPU.
+(model + training settings, seed) beside ``model.safetensors`` and ``manifest.json`` (the SHA-256
+of both and the command that rebuilds the folder); nothing is pickled, :func:`load_model` checks
+the manifest before reading anything and reads onto the CPU.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from operando.atomic import atomic_path
+from operando.atomic import atomic_path, write_text
 from operando.errors import InputError
 from operando.train.checkpoint import load_tensors, save_tensors
 from operando.xas.baselines import CNN1D, MLP, NetConfig, regression_targets
@@ -98,22 +100,25 @@ def augment_batch(x: torch.Tensor, step_ev: float, cfg: FitConfig, gen: torch.Ge
     return out
 
 
-def fit(model: nn.Module, train, cfg: FitConfig, *, log=None) -> dict:
-    """Train ``model`` on an :class:`~operando.xas.dataset.XasSet`; returns a small history dict."""
+def fit(model: nn.Module, train, cfg: FitConfig, *, log=None, fine_tune: bool = False) -> dict:
+    """Train ``model`` on an :class:`~operando.xas.dataset.XasSet`; returns a small history dict.
+
+    ``fine_tune=True`` continues a trained model: its input scaling, chosen Fourier components and
+    regression scaling are kept (not refitted on ``train``), only the weights move."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     x = torch.as_tensor(train.x, dtype=torch.float32)
     y_cn = torch.as_tensor(train.cn_cls, dtype=torch.long)
     y_os = torch.as_tensor(train.os_cls, dtype=torch.long)
     reg = regression_targets(train)
-    mean, std = np.nanmean(reg, axis=0), np.nanstd(reg, axis=0) + 1e-6
-    model.reg_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-    model.reg_std.copy_(torch.as_tensor(std, dtype=torch.float32))
-    y_reg = torch.as_tensor((reg - mean) / std, dtype=torch.float32)
-    model.x_mean.copy_(x.mean(0))
-    model.x_scale.copy_((x - x.mean(0)).std())
-    if isinstance(model, SPT) and model.config.use_fft:
-        model.select_dominant_frequencies(x)
+    if not fine_tune:
+        model.reg_mean.copy_(torch.as_tensor(np.nanmean(reg, axis=0), dtype=torch.float32))
+        model.reg_std.copy_(torch.as_tensor(np.nanstd(reg, axis=0) + 1e-6, dtype=torch.float32))
+        model.x_mean.copy_(x.mean(0))
+        model.x_scale.copy_((x - x.mean(0)).std())
+        if isinstance(model, SPT) and model.config.use_fft:
+            model.select_dominant_frequencies(x)
+    y_reg = (torch.as_tensor(reg, dtype=torch.float32) - model.reg_mean) / model.reg_std
     ce_cn = nn.CrossEntropyLoss(weight=class_weights(train.cn_cls, model.config.n_cn))
     ce_os = nn.CrossEntropyLoss(weight=class_weights(train.os_cls, model.config.n_os), ignore_index=-1)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -192,9 +197,52 @@ def predict_net(model: nn.Module, x: np.ndarray, *, batch_size: int = 1024, mc_s
     return res
 
 
+MANIFEST = "manifest.json"
+MODEL_FILES = ("config.json", "model.safetensors")
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_manifest(run_dir: str | Path, rebuild: str) -> Path:
+    """Write ``run_dir/manifest.json``: SHA-256 of :data:`MODEL_FILES` and the ``rebuild`` command."""
+    run_dir = Path(run_dir)
+    manifest = {"sha256": {name: file_sha256(run_dir / name) for name in MODEL_FILES}, "rebuild": rebuild}
+    return write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def check_manifest(run_dir: str | Path) -> None:
+    """Raise one InputError naming the file when ``manifest.json`` is missing or a file's SHA-256
+    differs from it; the message gives the command that rebuilds the folder. No fallback."""
+    run_dir = Path(run_dir)
+    path = run_dir / MANIFEST
+    default = f"operando xas train --force --out {run_dir}"
+    if not path.is_file():
+        raise InputError(path, f"missing: the model folder has no SHA-256 manifest; rebuild it with `{default}`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        expected, rebuild = manifest["sha256"], manifest.get("rebuild", default)
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(path, f"unreadable manifest ({e}); rebuild the folder with `{default}`") from None
+    for name in MODEL_FILES:
+        f = run_dir / name
+        if not f.is_file():
+            raise InputError(f, f"missing; rebuild the model folder with `{rebuild}`")
+        got = file_sha256(f)
+        if got != expected.get(name):
+            raise InputError(f, f"SHA-256 {got[:16]}... does not match {MANIFEST} "
+                                f"({str(expected.get(name))[:16]}...); rebuild the model folder with `{rebuild}`")
+
+
 def save_model(run_dir: str | Path, model: nn.Module, fit_cfg: FitConfig | None = None,
-               extra: dict | None = None, tensors: dict | None = None) -> Path:
-    """Write ``run_dir`` atomically: config.json (model, fit, extra) and model.safetensors."""
+               extra: dict | None = None, tensors: dict | None = None, rebuild: str | None = None) -> Path:
+    """Write ``run_dir`` atomically: config.json (model, fit, extra), model.safetensors and
+    manifest.json (their SHA-256 and ``rebuild``, the command that made the folder)."""
     run_dir = Path(run_dir)
     with atomic_path(run_dir, directory=True) as tmp:
         cfg = {"model": model.config.to_dict(), "fit": fit_cfg.to_dict() if fit_cfg else None, **(extra or {})}
@@ -202,18 +250,20 @@ def save_model(run_dir: str | Path, model: nn.Module, fit_cfg: FitConfig | None 
         state = dict(model.state_dict())
         state.update({f"extra.{k}": torch.as_tensor(v) for k, v in (tensors or {}).items()})
         save_tensors(tmp / "model.safetensors", state)
+        write_manifest(tmp, rebuild or f"operando xas train --force --out {run_dir}")
     return run_dir
 
 
 def load_model(run_dir: str | Path) -> tuple[nn.Module, dict, dict]:
-    """(model on CPU in eval mode, config dict, extra tensors) from a run folder."""
+    """(model on CPU in eval mode, config dict, extra tensors) from a run folder whose files
+    match its manifest (:func:`check_manifest`)."""
     run_dir = Path(run_dir)
-    cfg_path, w_path = run_dir / "config.json", run_dir / "model.safetensors"
-    if not cfg_path.is_file() or not w_path.is_file():
-        raise InputError(run_dir, "not a model folder (needs config.json and model.safetensors)")
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    if not run_dir.is_dir() or not any((run_dir / name).is_file() for name in (*MODEL_FILES, MANIFEST)):
+        raise InputError(run_dir, "not a model folder (needs config.json, model.safetensors and manifest.json)")
+    check_manifest(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     model = build_model(cfg["model"])
-    state = load_tensors(w_path)
+    state = load_tensors(run_dir / "model.safetensors")
     extra = {k[len("extra."):]: v for k, v in state.items() if k.startswith("extra.")}
     model.load_state_dict({k: v for k, v in state.items() if not k.startswith("extra.")})
     model.eval()

@@ -37,7 +37,7 @@ def cu_energy_shift(reference: str | Path = REFERENCE, data_dir=None) -> float:
 
 
 def train_release(out: str | Path, *, fit_cfg: FitConfig | None = None, spt: dict | None = None,
-                  exclude_fold: int | None = None, data_dir=None, log=print) -> Path:
+                  exclude_fold: int | None = None, data_dir=None, rebuild: str | None = None, log=print) -> Path:
     torch.set_num_threads(1)
     fit_cfg = fit_cfg or FitConfig()
     data = load_cu_feff(data_dir) if data_dir else load_cu_feff()
@@ -54,4 +54,4 @@ def train_release(out: str | Path, *, fit_cfg: FitConfig | None = None, spt: dic
                            + (f" (fold {exclude_fold} of 5 held out)" if exclude_fold is not None else ""),
              "train_seconds": time.time() - t0, "epochs_run": hist["epochs_run"], "stopped_early": hist["stopped_early"]}
     log(f"trained in {extra['train_seconds']:.0f} s; measured -> computed energy shift {shift:+.2f} eV")
-    return save_model(out, model, fit_cfg, extra=extra, tensors=fit_domain(data.x))
+    return save_model(out, model, fit_cfg, extra=extra, tensors=fit_domain(data.x), rebuild=rebuild)

@@ -1,3 +1,3 @@
 """Verbs of ``operando xas``: each module exposes ``register(subparsers)`` setting ``func(args) -> int``."""
 
-VERB_MODULES = ["predict", "bench", "train", "perturb"]
+VERB_MODULES = ["predict", "bench", "train", "perturb", "transfer"]

@@ -11,6 +11,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--augment", action="store_true", help="train SPT with measured-like augmentation")
+    p.add_argument("--align", action="store_true", help="align each perturbed set with one shift fitted on a reference spectrum")
     p.set_defaults(func=run)
 
 
@@ -19,6 +20,7 @@ def run(args) -> int:
     from operando.xas.fit import FitConfig
 
     print("wrote", run_perturbation(args.record, fold=args.fold, seed=args.seed,
-                                    fit_cfg=FitConfig(epochs=args.epochs, seed=args.seed, augment=args.augment), data_dir=args.data))
+                                    fit_cfg=FitConfig(epochs=args.epochs, seed=args.seed, augment=args.augment), data_dir=args.data,
+                                    align=args.align))
     print("wrote", write_results(args.record, args.out))
     return 0

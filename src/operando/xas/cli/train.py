@@ -23,7 +23,10 @@ def run(args) -> int:
     from operando.xas.release import train_release
 
     refuse_overwrite(args.out, args.force, folder=True, what="model folder")  # before the training
+    rebuild = (f"operando xas train --force --epochs {args.epochs} --seed {args.seed} --out {args.out}"
+               + (f" --exclude-fold {args.exclude_fold}" if args.exclude_fold is not None else "")
+               + (" --augment" if args.augment else "") + (f" --data {args.data}" if args.data else ""))
     out = train_release(args.out, fit_cfg=FitConfig(epochs=args.epochs, seed=args.seed, augment=args.augment),
-                        exclude_fold=args.exclude_fold, data_dir=args.data)
+                        exclude_fold=args.exclude_fold, data_dir=args.data, rebuild=rebuild)
     print("wrote", out)
     return 0
