@@ -39,29 +39,31 @@ def write_manifest(folder: str | Path, files: list[str], rebuild: str, **extra) 
     return write_text(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
-def read_manifest(folder: str | Path) -> dict:
-    """The manifest of ``folder`` (not checked against the files)."""
+def read_manifest(folder: str | Path, rebuild: str | None = None) -> dict:
+    """The manifest of ``folder`` (not checked against the files); ``rebuild``: the command named
+    when the manifest itself is missing or damaged."""
     path = Path(folder) / MANIFEST
+    how = f"rebuild the folder with `{rebuild}`" if rebuild else "reinstall the package or rebuild the folder"
     if not path.is_file():
-        raise InputError(path, "missing: this folder of shipped weights has no manifest, so its files cannot be "
-                               "checked; reinstall the package or rebuild the folder")
+        raise InputError(path, f"missing: this folder of weights has no manifest, so its files cannot be checked; {how}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         files, rebuild = manifest["files"], str(manifest["rebuild"])
         if not isinstance(files, dict) or not files:
             raise ValueError("no files listed")
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise InputError(path, f"damaged manifest ({type(e).__name__}: {e})") from None
+        raise InputError(path, f"damaged manifest ({type(e).__name__}: {e}); {how}") from None
     return manifest
 
 
-def check_manifest(folder: str | Path) -> dict:
+def check_manifest(folder: str | Path, rebuild: str | None = None) -> dict:
     """Check every file listed in ``folder``'s manifest against its SHA-256; return the manifest.
 
-    Raises InputError naming the first missing or changed file and the command that rebuilds it.
+    Raises InputError naming the first missing or changed file and the command that rebuilds it
+    (the manifest's; ``rebuild`` when the manifest itself is missing or damaged).
     """
     folder = Path(folder)
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder, rebuild)
     rebuild = manifest["rebuild"]
     for name, expected in manifest["files"].items():
         path = folder / name

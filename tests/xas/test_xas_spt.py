@@ -161,7 +161,7 @@ def test_model_manifest_is_checked_on_load(tmp_path):
     cfg.write_text(cfg.read_text() + " ")  # one byte more: still valid JSON, another hash
     with pytest.raises(InputError) as e:
         load_model(run)
-    assert str(cfg) in str(e.value) and "does not match manifest.json" in str(e.value)
+    assert str(cfg) in str(e.value) and "differs from the manifest's" in str(e.value)
     assert "operando xas train --force --out RUN" in str(e.value)
     (run / "manifest.json").unlink()
     with pytest.raises(InputError, match="manifest.json: missing.*operando xas train --force --out"):

@@ -15,7 +15,6 @@ the manifest before reading anything and reads onto the CPU.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -26,9 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from operando.atomic import atomic_path, write_text
+from operando.atomic import atomic_path
 from operando.errors import InputError
 from operando.train.checkpoint import load_tensors, save_tensors
+from operando.shipped import MANIFEST, check_manifest, write_manifest
 from operando.xas.baselines import CNN1D, MLP, NetConfig, regression_targets
 from operando.xas.spt import SPT, SPTConfig
 
@@ -197,46 +197,7 @@ def predict_net(model: nn.Module, x: np.ndarray, *, batch_size: int = 1024, mc_s
     return res
 
 
-MANIFEST = "manifest.json"
-MODEL_FILES = ("config.json", "model.safetensors")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_manifest(run_dir: str | Path, rebuild: str) -> Path:
-    """Write ``run_dir/manifest.json``: SHA-256 of :data:`MODEL_FILES` and the ``rebuild`` command."""
-    run_dir = Path(run_dir)
-    manifest = {"sha256": {name: file_sha256(run_dir / name) for name in MODEL_FILES}, "rebuild": rebuild}
-    return write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-
-
-def check_manifest(run_dir: str | Path) -> None:
-    """Raise one InputError naming the file when ``manifest.json`` is missing or a file's SHA-256
-    differs from it; the message gives the command that rebuilds the folder. No fallback."""
-    run_dir = Path(run_dir)
-    path = run_dir / MANIFEST
-    default = f"operando xas train --force --out {run_dir}"
-    if not path.is_file():
-        raise InputError(path, f"missing: the model folder has no SHA-256 manifest; rebuild it with `{default}`")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        expected, rebuild = manifest["sha256"], manifest.get("rebuild", default)
-    except (ValueError, KeyError, TypeError) as e:
-        raise InputError(path, f"unreadable manifest ({e}); rebuild the folder with `{default}`") from None
-    for name in MODEL_FILES:
-        f = run_dir / name
-        if not f.is_file():
-            raise InputError(f, f"missing; rebuild the model folder with `{rebuild}`")
-        got = file_sha256(f)
-        if got != expected.get(name):
-            raise InputError(f, f"SHA-256 {got[:16]}... does not match {MANIFEST} "
-                                f"({str(expected.get(name))[:16]}...); rebuild the model folder with `{rebuild}`")
+MODEL_FILES = ("config.json", "model.safetensors")  # hashed in the folder's manifest.json (operando.shipped)
 
 
 def save_model(run_dir: str | Path, model: nn.Module, fit_cfg: FitConfig | None = None,
@@ -250,7 +211,7 @@ def save_model(run_dir: str | Path, model: nn.Module, fit_cfg: FitConfig | None 
         state = dict(model.state_dict())
         state.update({f"extra.{k}": torch.as_tensor(v) for k, v in (tensors or {}).items()})
         save_tensors(tmp / "model.safetensors", state)
-        write_manifest(tmp, rebuild or f"operando xas train --force --out {run_dir}")
+        write_manifest(tmp, list(MODEL_FILES), rebuild or f"operando xas train --force --out {run_dir}")
     return run_dir
 
 
@@ -260,7 +221,7 @@ def load_model(run_dir: str | Path) -> tuple[nn.Module, dict, dict]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir() or not any((run_dir / name).is_file() for name in (*MODEL_FILES, MANIFEST)):
         raise InputError(run_dir, "not a model folder (needs config.json, model.safetensors and manifest.json)")
-    check_manifest(run_dir)
+    check_manifest(run_dir, rebuild=f"operando xas train --force --out {run_dir}")
     cfg = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     model = build_model(cfg["model"])
     state = load_tensors(run_dir / "model.safetensors")
