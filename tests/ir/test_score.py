@@ -157,49 +157,28 @@ def test_cli_errors_name_the_file(measured, capsys):
 
 # ------------------------------------------------------------------ few-shot (issue 34, item 4)
 
-def test_prefix_correction_recovers_a_gain_and_a_root_time_drift_exactly():
-    """A cell whose change is 1.7 times the model's plus a drift growing as sqrt(t): fitted on
-    the first 5 spectra, the correction forecasts every later step exactly."""
+def test_prefix_correction_believes_the_gain_as_far_as_the_prefix_covers_the_change():
+    """A cell whose change is 1.7 times the model's: once the prefix covers the whole predicted
+    change the gain is 1.7 and the forecast exact; early on (the prefix covers a fifth of it) the
+    gain moves a fifth of the way; k = 1 is the zero-shot forecast."""
     from operando.ir.models.fewshot import prefix_correction
 
     rng = np.random.default_rng(1)
     n, width = 20, GRID.size
-    t = 300.0 * np.arange(n)
-    d = np.outer(np.linspace(0, 1, n) ** 2, rng.standard_normal(width))   # the model's change, d_0 = 0
-    v = np.sin(3 * X)
-    truth = 0.5 + 1.7 * d + 0.002 * np.sqrt(t)[:, None] * v[None]
-    fit = prefix_correction(truth[:5], d, t)
-    assert fit.gain == pytest.approx(1.7, rel=1e-6)
-    np.testing.assert_allclose(fit.apply(truth[:5], d, t), truth, atol=1e-9)
-    # k = 1: the zero-shot forecast re-anchored, nothing fitted
-    one = prefix_correction(truth[:1], d, t)
-    assert one.gain == 1.0 and not np.any(one.drift)
-    np.testing.assert_allclose(one.apply(truth[:1], d, t), truth[0] + d)
-
-
-def test_prefix_correction_picks_the_gain_and_leaves_noise_alone():
-    """On noisy cells the prefix decides: a cell whose change is 1.5 times the model's gets the
-    gain (and no drift worth its noise); a cell the model gets right is not 'corrected' into a
-    worse forecast than the re-anchored zero-shot one."""
-    from operando.ir.models.fewshot import prefix_correction
-
-    rng = np.random.default_rng(4)
-    n, width = 40, GRID.size
-    t = 600.0 * np.arange(n)
-    d = np.outer(np.linspace(0, 1, n), np.sin(2 * X) + 0.5 * np.cos(7 * X))
-    for size in (1.5, 1.0):
-        truth = 0.4 + size * d + 0.003 * rng.standard_normal((n, width))
-        fit = prefix_correction(truth[:10], d, t)
-        forecast = fit.apply(truth[:10], d, t)
-        reanchored = truth[9] + d - d[9]
-        error = np.abs(forecast[10:] - truth[10:]).mean()
-        if size == 1.5:
-            assert fit.variant in ("gain", "gain + drift") and fit.gain == pytest.approx(1.5, rel=0.1)
-            assert error < 0.5 * np.abs(reanchored[10:] - truth[10:]).mean()
-        else:
-            assert fit.gain == pytest.approx(1.0, rel=0.1)
-            assert error <= 1.05 * np.abs(reanchored[10:] - truth[10:]).mean()
-        assert np.sqrt(np.mean(fit.drift ** 2)) * np.sqrt(t[-1]) < 0.003  # the drift stays below the noise
+    shape = rng.standard_normal(width)
+    course = np.minimum(np.arange(n) / 4.0, 1.0)            # the predicted change saturates at step 4
+    d = np.outer(course, shape)
+    truth = 0.5 + 1.7 * d
+    fit = prefix_correction(truth[:5], d)
+    assert fit.coverage == pytest.approx(1.0) and fit.gain == pytest.approx(1.7, rel=1e-9)
+    np.testing.assert_allclose(fit.apply(truth[:5], d), truth, atol=1e-9)
+    slow = np.outer(np.arange(n) / (n - 1), shape)           # a steady change: step 4 covers 4/19 of it
+    early = prefix_correction((0.5 + 1.7 * slow)[:5], slow)
+    assert early.fitted_gain == pytest.approx(1.7) and early.coverage == pytest.approx(4 / 19)
+    assert early.gain == pytest.approx(1 + 4 / 19 * 0.7)
+    one = prefix_correction(truth[:1], d)
+    assert one.gain == 1.0
+    np.testing.assert_allclose(one.apply(truth[:1], d), truth[0] + d)
 
 
 def test_linear_extrapolation_is_exact_on_lines():

@@ -317,9 +317,8 @@ class ForecastModel:
         static spectrum itself). ``seed`` (default: the model's) makes the draws reproducible.
         ``measured``: spectra (paths or Spectrum) measured at steps 1, 2, ... of the profile
         after the static one (few-shot, :mod:`operando.ir.models.fewshot`): those steps are
-        the measured spectra, and the rest are the zero-shot forecast corrected on them (a
-        gain of the predicted change and a shrunk sqrt(t) drift, chosen on the measured ones;
-        :mod:`operando.ir.models.fewshot`), starting from the last measured spectrum; the
+        the measured spectra, and the rest are the zero-shot change from the last measured
+        spectrum on, scaled by a gain fitted on them (:mod:`operando.ir.models.fewshot`); the
         interval keeps the zero-shot spread around it.
         ``every_s`` / ``steps`` thin the profile. Raises InputError for malformed inputs.
         """
@@ -361,8 +360,8 @@ class ForecastModel:
         if prefix is not None:
             from operando.ir.models.fewshot import prefix_correction
 
-            correction = prefix_correction(prefix, anchored.change, time_s)
-            corrected = correction.apply(prefix, anchored.change, time_s)
+            correction = prefix_correction(prefix, anchored.change)
+            corrected = correction.apply(prefix, anchored.change)
             shift = corrected - anchored.mean
             shift[:len(prefix)] = prefix - anchored.mean[:len(prefix)]
             anchored.mean = corrected
@@ -376,8 +375,8 @@ class ForecastModel:
                 anchored.std[:len(prefix)] = 0.0
             few_shot = {"measured_steps": len(prefix),
                         "measured": [str(getattr(m, "source", m)) for m in measured],
-                        "few_shot_variant": correction.variant, "few_shot_gain": correction.gain,
-                        "few_shot_drift_rms_per_sqrt_s": float(np.sqrt(np.mean(correction.drift ** 2)))}
+                        "few_shot_gain": correction.gain, "few_shot_fitted_gain": correction.fitted_gain,
+                        "few_shot_coverage": correction.coverage}
         info = {"format": "operando-forecast", "model": self.name,
                 "run": None if self.run_dir is None else str(self.run_dir),
                 "spectrum": str(static.source), "voltage": str(log.source),

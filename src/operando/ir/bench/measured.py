@@ -8,8 +8,9 @@ For every experiment of a measured dataset (HDF5 from ``operando ir import`` or
   change); with ``K > 1`` re-anchored to the last given spectrum, ``y_{K-1} + (d_m - d_{K-1})``
   with ``d`` the predicted change, so it starts from the latest measurement as persistence does;
 * **few-shot** (``K >= 2``): the model's change corrected on the K given spectra of the cell
-  (:mod:`operando.ir.models.fewshot`: re-anchored, a gain of the predicted change, or a gain
-  and a shrunk drift in the square root of time, chosen on the K given spectra);
+  (:mod:`operando.ir.models.fewshot`: re-anchored at the last given spectrum, the predicted
+  change scaled by a gain fitted on the K given spectra and weighed by how much of the
+  predicted change they cover);
 * **linear extrapolation** (``K >= 2``): the per-wavenumber straight line in time through the
   K given spectra;
 * **persistence**: the last given spectrum ``y_{K-1}`` repeated (doing nothing).
@@ -156,8 +157,8 @@ def score_measured(forecaster, experiments, *, first: int = 1, preprocess=None, 
         last = first - 1
         forecasts = {MODEL: y[last] + anchored.change[steps] - anchored.change[last]}
         if first >= 2:
-            correction = prefix_correction(y[:first], anchored.change, e.time_s)
-            forecasts[FEW_SHOT] = correction.apply(y[:first], anchored.change, e.time_s)[steps]
+            correction = prefix_correction(y[:first], anchored.change)
+            forecasts[FEW_SHOT] = correction.apply(y[:first], anchored.change)[steps]
             forecasts[LINEAR] = linear_extrapolation(y[:first], e.time_s)[steps]
         forecasts[PERSISTENCE] = np.repeat(y[last:first], len(steps), axis=0)
         true = y[steps]

@@ -61,7 +61,7 @@ def run(args) -> int:
           f"{v.min():.3g} .. {v.max():.3g} V ({draws}, seed {result.info['seed']})")
     if args.measured:
         print(f"few-shot: steps 0..{len(args.measured)} are the measured spectra; the rest corrected on them "
-              f"(gain {result.info['few_shot_gain']:.3g} of the predicted change, sqrt(t) drift)")
+              f"(the predicted change from the last of them on, times a gain of {result.info['few_shot_gain']:.3g})")
     if result.info["converted_from_transmittance"]:
         print(f"{args.spectrum}: converted from transmittance (A = -log10 T)")
     if result.info["smoke_run"]:
