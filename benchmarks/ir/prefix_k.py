@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     run = args.run or train(args.out, args.steps, args.hidden, args.depth, args.seed)
     train_s = time.perf_counter() - t0
+    if args.run is not None:  # the run's own training time (its metrics.csv), not this script's
+        train_s = float(pd.read_csv(run / "metrics.csv")["seconds"].iloc[-1])
     model = load_model(run)
     data = args.out / "opirspec7k-sim.h5"
     ds = OperandoDataset.load(data) if data.is_file() else OperandoDataset(list(simulate_dataset(seed=0)),
