@@ -470,7 +470,6 @@ def test_a_shipped_run_is_checked_then_loaded_and_the_default_says_how_to_rebuil
     # the package's own default, pointed at an empty folder: one error, nothing written
     monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "empty")
     (tmp_path / "empty").mkdir()
-    monkeypatch.setattr(shipped.shipped_run, "__defaults__", (shipped.DEFAULT_MODEL, tmp_path / "empty"))
     out = tmp_path / "f"
     code = main(["ir", "forecast", "--spectrum", str(files["csv"]), "--voltage", str(files["voltage"]),
                  "--meta", str(files["meta"]), "-o", str(out)])

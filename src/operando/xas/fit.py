@@ -27,8 +27,8 @@ from torch import nn
 
 from operando.atomic import atomic_path
 from operando.errors import InputError
-from operando.train.checkpoint import load_tensors, save_tensors
 from operando.shipped import MANIFEST, check_manifest, write_manifest
+from operando.train.checkpoint import load_tensors, save_tensors
 from operando.xas.baselines import CNN1D, MLP, NetConfig, regression_targets
 from operando.xas.spt import SPT, SPTConfig
 

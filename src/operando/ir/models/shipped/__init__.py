@@ -29,17 +29,17 @@ SHIPPED_FILES = ("forecaster.json", "config.json", "model_config.json", "encoder
                  "run.json", "data.json")
 
 
-def shipped_names(root: Path = SHIPPED_DIR) -> list[str]:
+def shipped_names(root: Path | None = None) -> list[str]:
     """The shipped models present in the installed package (or in ``root``)."""
-    return sorted(p.name for p in Path(root).iterdir() if (p / MANIFEST).is_file())
+    return sorted(p.name for p in Path(root or SHIPPED_DIR).iterdir() if (p / MANIFEST).is_file())
 
 
-def shipped_run(name: str = DEFAULT_MODEL, root: Path = SHIPPED_DIR) -> Path:
+def shipped_run(name: str = DEFAULT_MODEL, root: Path | None = None) -> Path:
     """The folder of shipped model ``name`` (in ``root``), its files checked against the manifest.
 
     Raises InputError naming the missing or changed file and the command that rebuilds it.
     """
-    folder = Path(root) / name
+    folder = Path(root or SHIPPED_DIR) / name
     if not (folder / MANIFEST).is_file():
         rebuild = REBUILD.get(name)
         known = shipped_names(root)
@@ -50,19 +50,19 @@ def shipped_run(name: str = DEFAULT_MODEL, root: Path = SHIPPED_DIR) -> Path:
     return folder
 
 
-def ship_run(run_dir: str | Path, name: str, rebuild: str, root: Path = SHIPPED_DIR, **extra) -> Path:
+def ship_run(run_dir: str | Path, name: str, rebuild: str, root: Path | None = None, **extra) -> Path:
     """Copy the forecasting files of ``run_dir`` into ``root/name`` (replacing it, all at once)
     with a manifest naming ``rebuild``; ``extra`` goes into the manifest (e.g. scores)."""
-    run_dir = Path(run_dir)
+    run_dir, root = Path(run_dir), Path(root or SHIPPED_DIR)
     files = [f for f in SHIPPED_FILES if (run_dir / f).is_file()]
     if "ema.safetensors" not in files and (run_dir / "checkpoint" / "ema.safetensors").is_file():
         files.append("checkpoint/ema.safetensors")
     missing = {"forecaster.json", "config.json", "model_config.json", "encoder.safetensors"} - set(files)
     if missing:
         raise InputError(run_dir, f"not a finished run folder: missing {', '.join(sorted(missing))}")
-    with atomic_path(Path(root) / name, directory=True) as tmp:
+    with atomic_path(root / name, directory=True) as tmp:
         for f in files:
             target = tmp / Path(f).name
             shutil.copyfile(run_dir / f, target)
         write_manifest(tmp, [Path(f).name for f in files], rebuild, **extra)
-    return Path(root) / name
+    return root / name
